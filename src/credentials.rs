@@ -1,0 +1,158 @@
+//! Which inbound headers never reach an upstream, which upstream headers never reach the client,
+//! and where the one real key goes.
+
+use crate::provider::{is_gemini_openai_compat, Provider, WS_KEY_PROTOCOL_PREFIX};
+
+/// Every slot a client may put a credential in. All are removed on every request, whichever one
+/// held the token, so a second credential can never ride along to the provider.
+pub const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key"];
+
+/// Headers that would tell the provider about the client (address, cookies) or that only make
+/// sense on one hop. `host` is set by the runtime from the upstream URL.
+const PRIVATE_OR_HOP_HEADERS: [&str; 12] = [
+    "cookie",
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "via",
+];
+
+/// Whether an inbound request header must be dropped before forwarding. `name` is lowercase, as
+/// the Fetch API's `Headers` iterates it.
+pub fn drop_request_header(name: &str) -> bool {
+    CREDENTIAL_HEADERS.contains(&name)
+        || PRIVATE_OR_HOP_HEADERS.contains(&name)
+        || name.starts_with("cf-")
+        || name.starts_with("x-forwarded-")
+}
+
+/// Upstream response headers that reveal the operator's account, or set state in the client that
+/// belongs to the provider.
+pub const DROPPED_RESPONSE_HEADERS: [&str; 4] =
+    ["set-cookie", "openai-organization", "openai-project", "anthropic-organization-id"];
+
+/// The header the upstream reads the key from, and the value to put there.
+pub fn upstream_credential(provider: Provider, upstream_path: &str, key: &str) -> (&'static str, String) {
+    match provider {
+        Provider::OpenAi => ("authorization", format!("Bearer {key}")),
+        Provider::Anthropic => ("x-api-key", key.to_string()),
+        Provider::Gemini if is_gemini_openai_compat(upstream_path) => ("authorization", format!("Bearer {key}")),
+        Provider::Gemini => ("x-goog-api-key", key.to_string()),
+    }
+}
+
+/// The query string without any `key` parameter; everything else stays byte for byte, in order.
+pub fn strip_key_param(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && *pair != "key" && !pair.starts_with("key="))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `Sec-WebSocket-Protocol` without the entries that carry a key; `None` when nothing is left.
+pub fn strip_websocket_key_protocols(value: &str) -> Option<String> {
+    let kept: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.starts_with(WS_KEY_PROTOCOL_PREFIX))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_credential_slot_is_dropped() {
+        for h in ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key"] {
+            assert!(drop_request_header(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn client_identity_and_hop_headers_are_dropped() {
+        for h in [
+            "cookie",
+            "cf-connecting-ip",
+            "cf-ipcountry",
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "forwarded",
+            "x-real-ip",
+            "true-client-ip",
+            "connection",
+            "host",
+        ] {
+            assert!(drop_request_header(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn sdk_and_content_headers_pass() {
+        for h in [
+            "anthropic-version",
+            "anthropic-beta",
+            "openai-beta",
+            "content-type",
+            "content-length",
+            "accept",
+            "user-agent",
+            "x-stainless-os",
+            "x-goog-api-client",
+            "idempotency-key",
+        ] {
+            assert!(!drop_request_header(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn each_provider_gets_its_key_in_its_own_slot() {
+        assert_eq!(
+            upstream_credential(Provider::OpenAi, "/v1/models", "sk"),
+            ("authorization", "Bearer sk".to_string())
+        );
+        assert_eq!(upstream_credential(Provider::Anthropic, "/v1/messages", "ak"), ("x-api-key", "ak".to_string()));
+        assert_eq!(
+            upstream_credential(Provider::Gemini, "/v1beta/models/m:generateContent", "gk"),
+            ("x-goog-api-key", "gk".to_string())
+        );
+        assert_eq!(
+            upstream_credential(Provider::Gemini, "/v1beta/openai/chat/completions", "gk"),
+            ("authorization", "Bearer gk".to_string())
+        );
+    }
+
+    #[test]
+    fn key_parameter_is_removed_and_the_rest_kept_verbatim() {
+        assert_eq!(strip_key_param("alt=sse&key=abc"), "alt=sse");
+        assert_eq!(strip_key_param("key=abc"), "");
+        assert_eq!(strip_key_param("a=1&key=x&b=%20y&key=z&keyring=2"), "a=1&b=%20y&keyring=2");
+        assert_eq!(strip_key_param(""), "");
+        assert_eq!(strip_key_param("key"), "");
+    }
+
+    #[test]
+    fn websocket_key_protocol_is_removed() {
+        assert_eq!(
+            strip_websocket_key_protocols("realtime, openai-insecure-api-key.tok, openai-beta.realtime-v1").as_deref(),
+            Some("realtime, openai-beta.realtime-v1")
+        );
+        assert_eq!(strip_websocket_key_protocols("openai-insecure-api-key.tok"), None);
+    }
+
+    #[test]
+    fn account_revealing_response_headers_are_listed() {
+        for h in ["set-cookie", "openai-organization", "openai-project", "anthropic-organization-id"] {
+            assert!(DROPPED_RESPONSE_HEADERS.contains(&h));
+        }
+    }
+}

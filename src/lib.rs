@@ -1,0 +1,20 @@
+//! api-proxy: OpenAI, Anthropic and Gemini behind revocable tokens, as a Cloudflare Worker.
+//!
+//! Pure decisions live in modules that know nothing of the Workers runtime and are unit-tested on
+//! the host; the `worker_*` modules are the thin glue that does the I/O (wasm32 only).
+
+pub mod credentials;
+pub mod error_body;
+pub mod provider;
+pub mod timestamp;
+pub mod token;
+pub mod token_admin;
+
+#[cfg(target_arch = "wasm32")]
+mod worker_admin_api;
+#[cfg(target_arch = "wasm32")]
+mod worker_entry;
+#[cfg(target_arch = "wasm32")]
+mod worker_proxy;
+#[cfg(target_arch = "wasm32")]
+mod worker_token_store;
