@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test tier. Installs what it needs first (idempotent).
+#   1. Rust unit tests of the pure modules, on the host (cargo test)
+#   2. the built Worker in workerd against a mock upstream; Node SDKs; the browser (vitest)
+#   3. the Python SDKs against the same stack, and schedule.sh (pytest)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash scripts/setup.sh --test
+# shellcheck source=scripts/toolchain-env.sh
+source scripts/toolchain-env.sh
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "tier 1: Rust unit tests (host)"
+cargo test --quiet
+
+step "build the release Worker"
+bash scripts/build-worker.sh >/dev/null
+
+step "tier 2: workerd, Node SDKs and browser (vitest)"
+vitest run
+
+step "tier 3: Python SDKs and schedule.sh (pytest)"
+.venv/bin/python -m pytest -q tests/python

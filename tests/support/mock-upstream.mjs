@@ -1,0 +1,288 @@
+// A stand-in for the three provider APIs: one node:http listener per provider, each answering in
+// that provider's wire format (JSON, SSE, binary) and recording every request it receives, so tests
+// can check what the proxy sent upstream (path, headers, body) and what the client got back.
+//
+// It checks the credential the way the real API does: the real key in the provider's own slot,
+// or a 401 in the provider's error shape.
+//
+// Test hooks, sent by the test through the proxy as ordinary request headers:
+//   x-mock-status: N        answer with status N (in the provider's error shape when >= 400)
+//   x-mock-hold: ID         (streaming) send the first event, then wait for POST /__mock/release/ID
+//   x-mock-chunks / x-mock-interval-ms   (streaming) how many events, and the pause between them
+//   x-mock-extra-headers: JSON object of response headers to add
+// Control endpoints on each listener: GET /__mock/requests, POST /__mock/reset,
+// POST /__mock/release/ID.
+
+import http from "node:http";
+import { createHash } from "node:crypto";
+
+export const REAL_KEYS = {
+  openai: "sk-real-openai-key-0000000000000000",
+  anthropic: "sk-ant-real-anthropic-key-000000000",
+  gemini: "real-gemini-key-AIzaSy000000000000",
+};
+
+const KEEP_BODY_BYTES = 1 << 20;
+
+function errorBody(provider, status, message) {
+  if (provider === "anthropic") {
+    const type = { 401: "authentication_error", 403: "permission_error", 429: "rate_limit_error", 529: "overloaded_error" }[status] ?? "api_error";
+    return { type: "error", error: { type, message } };
+  }
+  if (provider === "gemini") {
+    const s = { 400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED" }[status] ?? "UNAVAILABLE";
+    return { error: { code: status, message, status: s } };
+  }
+  return { error: { message, type: status === 429 ? "requests" : "invalid_request_error", param: null, code: status === 401 ? "invalid_api_key" : null } };
+}
+
+function presentedKey(provider, req, url) {
+  const bearer = (req.headers.authorization ?? "").replace(/^Bearer /, "");
+  if (provider === "openai") return bearer;
+  if (provider === "anthropic") return req.headers["x-api-key"] ?? "";
+  if (url.pathname.startsWith("/v1beta/openai/")) return bearer;
+  return req.headers["x-goog-api-key"] ?? url.searchParams.get("key") ?? "";
+}
+
+// Deterministic bytes, so a download can be checked without keeping a copy around.
+export function patternBytes(length, seed = 7) {
+  const out = Buffer.allocUnsafe(length);
+  let x = seed;
+  for (let i = 0; i < length; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = x >> 16;
+  }
+  return out;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class Listener {
+  constructor(provider) {
+    this.provider = provider;
+    this.requests = [];
+    this.holds = new Map();
+    this.server = http.createServer((req, res) => this.handle(req, res).catch((e) => {
+      res.destroy(e);
+    }));
+  }
+
+  async listen() {
+    await new Promise((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${this.server.address().port}`;
+    return this.url;
+  }
+
+  release(id) {
+    const waiter = this.holds.get(id);
+    if (waiter) waiter.resolve();
+    else this.holds.set(id, { released: true });
+  }
+
+  waitFor(id) {
+    const existing = this.holds.get(id);
+    if (existing?.released) return Promise.resolve();
+    return new Promise((resolve) => this.holds.set(id, { resolve }));
+  }
+
+  async readBody(req) {
+    const hash = createHash("sha256");
+    const kept = [];
+    let length = 0;
+    for await (const chunk of req) {
+      hash.update(chunk);
+      if (length < KEEP_BODY_BYTES) kept.push(chunk);
+      length += chunk.length;
+    }
+    const head = Buffer.concat(kept).subarray(0, KEEP_BODY_BYTES);
+    return { length, sha256: hash.digest("hex"), text: head.toString("utf8") };
+  }
+
+  async handle(req, res) {
+    const url = new URL(req.url, this.url);
+    if (url.pathname.startsWith("/__mock/")) return this.control(req, res, url);
+
+    const body = await this.readBody(req);
+    const record = { method: req.method, url: req.url, path: url.pathname, query: url.search, headers: req.headers, rawHeaders: req.rawHeaders, body };
+    this.requests.push(record);
+
+    const extra = req.headers["x-mock-extra-headers"] ? JSON.parse(req.headers["x-mock-extra-headers"]) : {};
+    const send = (status, payload, headers = {}) => {
+      res.writeHead(status, { "content-type": "application/json", "x-request-id": `req_${this.requests.length}`, ...extra, ...headers });
+      res.end(typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload));
+    };
+
+    if (presentedKey(this.provider, req, url) !== REAL_KEYS[this.provider]) {
+      return send(401, errorBody(this.provider, 401, `mock ${this.provider}: wrong or missing API key`));
+    }
+    const forced = Number(req.headers["x-mock-status"] ?? 0);
+    if (forced >= 400) {
+      return send(forced, errorBody(this.provider, forced, `mock ${this.provider}: forced ${forced}`), forced === 429 ? { "retry-after": "7" } : {});
+    }
+    if (forced >= 300) return send(forced, "", { location: "https://example.invalid/elsewhere" });
+
+    let json = null;
+    if ((req.headers["content-type"] ?? "").includes("application/json") && body.length < KEEP_BODY_BYTES) {
+      try { json = JSON.parse(body.text); } catch { json = null; }
+    }
+    return this.route(req, res, url, json, body, send);
+  }
+
+  async route(req, res, url, json, body, send) {
+    const p = url.pathname;
+    const stream = json?.stream === true || url.searchParams.get("alt") === "sse" || p.endsWith(":streamGenerateContent");
+    if (p === "/echo/upload") return send(200, { length: body.length, sha256: body.sha256 });
+    if (p.startsWith("/download/")) {
+      const bytes = patternBytes(Number(p.split("/")[2]));
+      return send(200, bytes, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
+    }
+
+    if (this.provider === "openai" || p.startsWith("/v1beta/openai/")) {
+      const base = p.replace(/^\/v1beta\/openai/, "/v1");
+      if (base === "/v1/chat/completions") return stream ? this.sse(req, res, openaiChatEvents(json)) : send(200, openaiChat(json));
+      if (base === "/v1/responses") return stream ? this.sse(req, res, openaiResponseEvents(json)) : send(200, openaiResponse(json));
+      if (base === "/v1/embeddings") return send(200, { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], model: json?.model, usage: { prompt_tokens: 3, total_tokens: 3 } });
+      if (base === "/v1/models") return send(200, { object: "list", data: [{ id: "gpt-4o-mini", object: "model", created: 1, owned_by: "mock" }] });
+      if (base === "/v1/audio/speech") return send(200, patternBytes(64 * 1024, 3), { "content-type": "audio/mpeg" });
+      if (base === "/v1/files") return send(200, { id: "file-mock", object: "file", bytes: body.length, sha256: body.sha256, purpose: "batch" });
+    }
+    if (this.provider === "anthropic") {
+      if (p === "/v1/messages") return stream ? this.sse(req, res, anthropicEvents(json)) : send(200, anthropicMessage(json));
+      if (p === "/v1/messages/count_tokens") return send(200, { input_tokens: 11 });
+      if (p === "/v1/models") return send(200, { data: [{ id: "claude-sonnet-4-5", type: "model", display_name: "Claude", created_at: "2025-01-01T00:00:00Z" }], has_more: false, first_id: "claude-sonnet-4-5", last_id: "claude-sonnet-4-5" });
+    }
+    if (this.provider === "gemini") {
+      const m = p.match(/^\/(v1beta|v1)\/models\/([^:]+):(\w+)$/);
+      if (m && m[3] === "generateContent") return send(200, geminiResponse(m[2], "Hello from mock Gemini.", true));
+      if (m && m[3] === "streamGenerateContent") return this.sse(req, res, geminiEvents(m[2]));
+      if (m && m[3] === "embedContent") return send(200, { embedding: { values: [0.1, 0.2, 0.3] } });
+      if (/^\/(v1beta|v1)\/models$/.test(p)) return send(200, { models: [{ name: "models/gemini-2.5-flash", displayName: "Gemini 2.5 Flash" }] });
+    }
+    return send(404, errorBody(this.provider, 404, `mock ${this.provider}: no route for ${req.method} ${p}`));
+  }
+
+  // Writes events one by one; with x-mock-hold, stops after the first until released.
+  async sse(req, res, events) {
+    const chunks = Number(req.headers["x-mock-chunks"] ?? 0);
+    const interval = Number(req.headers["x-mock-interval-ms"] ?? 0);
+    const hold = req.headers["x-mock-hold"];
+    if (chunks > 0) events = Array.from({ length: chunks }, (_, i) => ({ data: { i, t: Date.now() } }));
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": `req_${this.requests.length}` });
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const data = typeof e.data === "string" ? e.data : JSON.stringify(chunks > 0 ? { ...e.data, t: Date.now() } : e.data);
+      res.write((e.event ? `event: ${e.event}\n` : "") + `data: ${data}\n\n`);
+      if (i === 0 && hold) await this.waitFor(hold);
+      if (interval) await sleep(interval);
+    }
+    res.end();
+  }
+
+  control(req, res, url) {
+    const reply = (payload) => { res.writeHead(200, { "content-type": "application/json" }); res.end(JSON.stringify(payload)); };
+    if (url.pathname === "/__mock/requests") return reply(this.requests);
+    if (url.pathname === "/__mock/reset") { this.requests = []; this.holds.clear(); return reply({ ok: true }); }
+    const release = url.pathname.match(/^\/__mock\/release\/(.+)$/);
+    if (release) { this.release(release[1]); return reply({ ok: true }); }
+    res.writeHead(404); res.end();
+  }
+}
+
+function lastUserText(json) {
+  const messages = json?.messages ?? [];
+  const last = messages[messages.length - 1];
+  if (!last) return "";
+  return typeof last.content === "string" ? last.content : (last.content ?? []).map((c) => c.text ?? "").join("");
+}
+
+function openaiChat(json) {
+  return {
+    id: "chatcmpl-mock", object: "chat.completion", created: 1, model: json?.model ?? "gpt-4o-mini",
+    choices: [{ index: 0, message: { role: "assistant", content: `Hello from mock OpenAI. You said: ${lastUserText(json)}`, refusal: null }, finish_reason: "stop", logprobs: null }],
+    usage: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
+  };
+}
+
+function openaiChatEvents(json) {
+  const model = json?.model ?? "gpt-4o-mini";
+  const chunk = (delta, finish = null) => ({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] } });
+  const events = [chunk({ role: "assistant", content: "" }), chunk({ content: "Hello" }), chunk({ content: " from" }), chunk({ content: " mock OpenAI." }), chunk({}, "stop")];
+  if (json?.stream_options?.include_usage) {
+    events.push({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } } } });
+  }
+  events.push({ data: "[DONE]" });
+  return events;
+}
+
+function openaiResponse(json) {
+  return {
+    id: "resp_mock", object: "response", created_at: 1, status: "completed", model: json?.model ?? "gpt-4o-mini",
+    output: [{ type: "message", id: "msg_mock", status: "completed", role: "assistant", content: [{ type: "output_text", text: "Hello from mock OpenAI Responses.", annotations: [] }] }],
+    usage: { input_tokens: 5, output_tokens: 6, total_tokens: 11, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } },
+  };
+}
+
+function openaiResponseEvents(json) {
+  const done = openaiResponse(json);
+  return [
+    { event: "response.created", data: { type: "response.created", sequence_number: 0, response: { ...done, status: "in_progress", output: [], usage: null } } },
+    { event: "response.output_text.delta", data: { type: "response.output_text.delta", sequence_number: 1, item_id: "msg_mock", output_index: 0, content_index: 0, delta: "Hello from mock OpenAI Responses." } },
+    { event: "response.completed", data: { type: "response.completed", sequence_number: 2, response: done } },
+  ];
+}
+
+function anthropicMessage(json) {
+  return {
+    id: "msg_mock", type: "message", role: "assistant", model: json?.model ?? "claude-sonnet-4-5",
+    content: [{ type: "text", text: `Hello from mock Anthropic. You said: ${lastUserText(json)}` }],
+    stop_reason: "end_turn", stop_sequence: null,
+    usage: { input_tokens: 12, output_tokens: 8, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+  };
+}
+
+function anthropicEvents(json) {
+  const start = { ...anthropicMessage(json), content: [], stop_reason: null, usage: { input_tokens: 12, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } };
+  return [
+    { event: "message_start", data: { type: "message_start", message: start } },
+    { event: "content_block_start", data: { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } },
+    { event: "ping", data: { type: "ping" } },
+    { event: "content_block_delta", data: { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hello from" } } },
+    { event: "content_block_delta", data: { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: " mock Anthropic." } } },
+    { event: "content_block_stop", data: { type: "content_block_stop", index: 0 } },
+    { event: "message_delta", data: { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 8 } } },
+    { event: "message_stop", data: { type: "message_stop" } },
+  ];
+}
+
+function geminiResponse(model, text, withUsage) {
+  const r = { candidates: [{ content: { role: "model", parts: [{ text }] }, finishReason: "STOP", index: 0 }], modelVersion: model };
+  if (withUsage) r.usageMetadata = { promptTokenCount: 4, candidatesTokenCount: 6, totalTokenCount: 10 };
+  return r;
+}
+
+function geminiEvents(model) {
+  return [
+    { data: geminiResponse(model, "Hello from", false) },
+    { data: geminiResponse(model, " mock Gemini.", true) },
+  ];
+}
+
+export async function startMockUpstream() {
+  const listeners = Object.fromEntries(["openai", "anthropic", "gemini"].map((p) => [p, new Listener(p)]));
+  const urls = {};
+  for (const [p, l] of Object.entries(listeners)) urls[p] = await l.listen();
+  return {
+    urls,
+    listeners,
+    /** Every request the mock received, for one provider or all, oldest first. */
+    requests(provider) {
+      if (provider) return listeners[provider].requests;
+      return Object.values(listeners).flatMap((l) => l.requests);
+    },
+    reset() { for (const l of Object.values(listeners)) { l.requests = []; l.holds.clear(); } },
+    release(provider, id) { listeners[provider].release(id); },
+    async close() {
+      await Promise.all(Object.values(listeners).map((l) => new Promise((r) => { l.server.closeAllConnections(); l.server.close(r); })));
+    },
+  };
+}

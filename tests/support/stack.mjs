@@ -1,0 +1,103 @@
+// Starts what a test needs: the mock provider APIs and the built Worker (build/index.js and its
+// wasm) in workerd through Miniflare, with local KV, the dev secrets and the upstream vars pointed at
+// the mock. Miniflare serves workerd's own socket, with no wrangler dev proxy in front.
+//
+// As a module: `await startStack()`. As a program (for the Python SDK tests):
+// `node tests/support/stack.mjs` prints one line `STACK {json}` with the URLs and secrets, then serves until
+// its stdin closes or it gets SIGTERM.
+
+import { Miniflare, Log, LogLevel } from "miniflare";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { startMockUpstream, REAL_KEYS } from "./mock-upstream.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const ADMIN_SECRET = "test-admin-secret-0123456789abcdef";
+
+// A KV binding whose every call fails, as KV does when it is unreachable.
+const FAILING_KV = `
+export default function () {
+  const fail = async () => { throw new Error("KV is unreachable (test)"); };
+  return { get: fail, getWithMetadata: fail, put: fail, list: fail, delete: fail };
+}`;
+
+export async function startStack({ kvFailure = false, bindings = {}, upstreams } = {}) {
+  const mock = await startMockUpstream();
+  const logs = [];
+  const workerBindings = {
+    OPENAI_API_KEY: REAL_KEYS.openai,
+    ANTHROPIC_API_KEY: REAL_KEYS.anthropic,
+    GEMINI_API_KEY: REAL_KEYS.gemini,
+    ADMIN_SECRET,
+    OPENAI_UPSTREAM: upstreams?.openai ?? mock.urls.openai,
+    ANTHROPIC_UPSTREAM: upstreams?.anthropic ?? mock.urls.anthropic,
+    GEMINI_UPSTREAM: upstreams?.gemini ?? mock.urls.gemini,
+    ...bindings,
+  };
+  const main = {
+    name: "api-proxy",
+    modules: true,
+    scriptPath: path.join(root, "build/index.js"),
+    modulesRoot: path.join(root, "build"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2026-04-20",
+    bindings: workerBindings,
+    ...(kvFailure ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } } : { kvNamespaces: ["TOKENS"] }),
+  };
+  const workers = [main];
+  if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
+
+  const mf = new Miniflare({
+    workers,
+    host: "127.0.0.1",
+    port: 0,
+    log: new Log(LogLevel.WARN),
+    // Offline: a fixed request.cf instead of the one Miniflare would download.
+    cf: { colo: "LOC", country: "XX", asn: 0 },
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on("data", (d) => logs.push(d.toString()));
+      stderr.on("data", (d) => logs.push(d.toString()));
+    },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+
+  async function admin(method, pathname, body) {
+    const res = await fetch(url + pathname, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_SECRET}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+  }
+
+  return {
+    url,
+    mf,
+    mock,
+    logs,
+    adminSecret: ADMIN_SECRET,
+    realKeys: REAL_KEYS,
+    admin,
+    /** Creates a token through the admin API; returns the API's JSON (id, token, record). */
+    async createToken({ label = "test", providers = ["openai", "anthropic", "gemini"], ...rest } = {}) {
+      const r = await admin("POST", "/admin/api/tokens", { label, providers, ...rest });
+      if (r.status !== 201) throw new Error(`creating a token failed: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+    async dispose() {
+      await mf.dispose();
+      await mock.close();
+    },
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const stack = await startStack();
+  process.stdout.write("STACK " + JSON.stringify({ url: stack.url, mock: stack.mock.urls, adminSecret: ADMIN_SECRET, realKeys: REAL_KEYS }) + "\n");
+  const stop = async () => { await stack.dispose(); process.exit(0); };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.stdin.on("end", stop);
+  process.stdin.resume();
+}
