@@ -179,8 +179,10 @@ lock() {
 	local tries=0 max=${1:-50}
 	until mkdir "$state/lock" 2>/dev/null; do
 		tries=$((tries + 1))
-		[ "$tries" -lt "$max" ] ||
-			die "$state/lock is held; if no $prog is running, remove that directory"
+		if [ "$tries" -ge "$max" ]; then
+			echo "$prog: $state/lock is held; if no $prog is running, remove that directory" >&2
+			return 1
+		fi
 		sleep 0.1
 	done
 	have_lock=1
@@ -251,7 +253,10 @@ apply() {
 		return 0
 	fi
 	tmp="$state/write.$$"
-	lock 100
+	if ! lock 100; then
+		echo "$prog: applied, but could not write workers_dev = $value to $cfg" >&2
+		return 1
+	fi
 	# cat over the file rather than mv: keeps its mode, owner and any hard links.
 	if set_workers_dev "$value" "$cfg" "$tmp" && cat "$tmp" >"$cfg"; then
 		rm -f "$tmp"
@@ -288,17 +293,20 @@ start_job() {
 		fi
 		cmd=$(printf 'SCHEDULE_STATE_DIR=%q exec bash %q __run %q >>%q 2>&1' \
 			"$state" "$jobdir/schedule.sh" "$id" "$jobdir/log")
-		if [ "$at_time" = now ]; then
-			out=$(printf '%s\n' "$cmd" | at now 2>&1)
+		# at records the current directory and gives up if it is gone by then: use ours.
+		out=$(cd "$state" && if [ "$at_time" = now ]; then
+			printf '%s\n' "$cmd" | at now 2>&1
 		else
-			out=$(printf '%s\n' "$cmd" | at -t "$at_time" 2>&1)
-		fi || {
+			printf '%s\n' "$cmd" | at -t "$at_time" 2>&1
+		fi) || {
 			echo "$out" >&2
 			return 1
 		}
 		printf '%s\n' "$out" | awk '$1 == "job" { print $2; found = 1; exit } END { exit !found }'
 		;;
 	background)
+		# From the state directory, so the job does not hold on to a worktree or a mount.
+		cd "$state" || return 1
 		SCHEDULE_STATE_DIR=$state nohup bash "$jobdir/schedule.sh" __run "$id" \
 			>>"$jobdir/log" 2>&1 </dev/null &
 		echo "$!"
@@ -318,7 +326,7 @@ schedule() {
 	[ "$target" -gt "$now" ] || die "$(show_time "$target") is in the past; nothing scheduled"
 
 	ensure_state
-	lock
+	lock || exit 1
 	for f in "$state"/pending/*/job; do
 		[ -f "$f" ] || continue
 		read_job "$f"
@@ -364,7 +372,10 @@ run_job() {
 		sleeper=''
 	done
 	# Claiming the job under the lock is what makes a concurrent cancel either win or miss.
-	lock 600
+	if ! lock 600; then
+		echo "failed $(date +%s)" >"$jobdir/result"
+		exit 1
+	fi
 	if [ ! -d "$jobdir" ]; then exit 0; fi
 	mv "$jobdir" "$state/done/$id" || die "cannot move $jobdir"
 	unlock
@@ -385,7 +396,7 @@ cancel() {
 	local id=$1 jobdir
 	jobdir="$state/pending/$id"
 	[ -d "$state" ] || die "no pending change with id $id"
-	lock
+	lock || exit 1
 	[ -f "$jobdir/job" ] || die "no pending change with id $id"
 	read_job "$jobdir/job"
 	case $j_backend in
@@ -405,13 +416,17 @@ cancel() {
 
 status() {
 	local v f id note res when
-	v=$(read_workers_dev "$config")
-	case $v in
-	true) echo "workers.dev URL: on (workers_dev = true in $config)" ;;
-	false) echo "workers.dev URL: off (workers_dev = false in $config)" ;;
-	'') echo "workers.dev URL: workers_dev not set in $config (wrangler: on unless routes are set)" ;;
-	*) echo "workers.dev URL: workers_dev = $v in $config (not true or false)" ;;
-	esac
+	if [ ! -f "$config" ]; then
+		echo "workers.dev URL: unknown, there is no $config"
+	else
+		v=$(read_workers_dev "$config")
+		case $v in
+		true) echo "workers.dev URL: on (workers_dev = true in $config)" ;;
+		false) echo "workers.dev URL: off (workers_dev = false in $config)" ;;
+		'') echo "workers.dev URL: workers_dev not set in $config (wrangler: on unless routes are set)" ;;
+		*) echo "workers.dev URL: workers_dev = $v in $config (not true or false)" ;;
+		esac
+	fi
 
 	echo "Pending changes:"
 	local n=0
@@ -426,6 +441,7 @@ status() {
 			runner_alive "$id" "$j_handle" || note="$note NOT RUNNING (cancel and schedule again)"
 			;;
 		esac
+		[ "$j_config" = "$config" ] || note="$note for $j_config"
 		printf '  %-4s %-8s %s  (%s)\n' "$id" "$j_action" "$(show_time "$j_target")" "$note"
 		n=$((n + 1))
 	done < <(job_ids pending)
@@ -509,7 +525,6 @@ disable | enable)
 	;;
 status)
 	[ $# -eq 0 ] || bad_usage "status takes no arguments"
-	[ -f "$config" ] || die "no $config (set SCHEDULE_CONFIG to use another file)"
 	status
 	;;
 cancel)

@@ -47,6 +47,7 @@ AT_STUB = """#!/bin/sh
 # Stands in for at(1): keeps the job script and the arguments, answers like at does.
 cat >{dir}/at.script
 printf '%s\\n' "$@" >{dir}/at.args
+pwd >{dir}/at.cwd
 echo "warning: commands will be executed using /bin/sh" >&2
 echo "job 42 at Sun Jan 15 09:30:00 2040" >&2
 """
@@ -390,6 +391,16 @@ def test_status_shows_the_url_state_and_pending_changes(env):
     assert "workers.dev URL: off" in env.run("status").stdout
 
 
+def test_status_without_the_config_still_lists_pending_changes(env, tmp_path):
+    a = scheduled_id(env.run("disable", "18:00", SCHEDULE_NOW=NOW))
+    r = env.run("status", SCHEDULE_CONFIG=tmp_path / "nowhere" / "wrangler.toml")
+    assert r.returncode == 0, r.stderr
+    assert "unknown, there is no" in r.stdout
+    # The job is for the tree's wrangler.toml, not the one status was asked about.
+    assert re.search(rf"^\s+{a}\s+disable\s.*for {re.escape(str(env.tree.resolve()))}/wrangler.toml",
+                     r.stdout, re.M), r.stdout
+
+
 def test_cancel_removes_one_change_and_stops_its_job(env):
     a = scheduled_id(env.run("disable", "18:00", SCHEDULE_NOW=NOW))
     b = scheduled_id(env.run("enable", "+1h", SCHEDULE_NOW=NOW))
@@ -486,6 +497,8 @@ def test_at_backend_hands_the_job_to_at_and_atrm(env):
     assert r.returncode == 0, r.stderr
     job_id = scheduled_id(r)
     assert (env.stubs / "at.args").read_text().split() == ["-t", "204001150930"]
+    # Not the caller's directory, which may be gone by then (at would then give up).
+    assert (env.stubs / "at.cwd").read_text().strip() == str(env.state.resolve())
     script = (env.stubs / "at.script").read_text()
     assert f"pending/{job_id}/schedule.sh" in script and "__run" in script
     assert "at job 42" in env.run("status", PATH=path).stdout
