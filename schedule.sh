@@ -90,7 +90,7 @@ show_time() {
 # parse_when WORD...: sets `target` (epoch seconds). Returns 2 when WHEN cannot be read,
 # 1 (with a message) when it reads but names no real local time.
 parse_when() {
-	local when re_rel re_hm re_date n h m today noon tomorrow
+	local when re_rel re_hm re_date n h m hm today noon tomorrow
 	case $# in
 	1) when=$1 ;;
 	2) when="$1 $2" ;;
@@ -232,7 +232,7 @@ job_ids() {
 runner_alive() {
 	local id=$1 pid=$2
 	[ -n "$pid" ] || return 1
-	ps -p "$pid" -o command= 2>/dev/null | grep -q "/pending/$id/schedule.sh __run $id"
+	ps -p "$pid" -o command= 2>/dev/null | grep -qF "/pending/$id/schedule.sh __run $id"
 }
 
 # --- applying -------------------------------------------------------------------------
@@ -372,10 +372,7 @@ run_job() {
 		sleeper=''
 	done
 	# Claiming the job under the lock is what makes a concurrent cancel either win or miss.
-	if ! lock 600; then
-		echo "failed $(date +%s)" >"$jobdir/result"
-		exit 1
-	fi
+	lock 600 || exit 1
 	if [ ! -d "$jobdir" ]; then exit 0; fi
 	mv "$jobdir" "$state/done/$id" || die "cannot move $jobdir"
 	unlock
