@@ -3,7 +3,7 @@
 #
 # Why it is built this way:
 # - The switch is the top-level `workers_dev` line of wrangler.toml. It is applied with
-#   `wrangler triggers deploy --config FILE`, which sets routes, the workers.dev subdomain and
+#   `wrangler triggers deploy --config FILE --env=`, which sets routes, the workers.dev subdomain and
 #   cron triggers but uploads no code: the Worker version that is deployed stays as it is.
 # - wrangler is given a copy of wrangler.toml with workers_dev already set, and the tracked
 #   wrangler.toml is rewritten only after wrangler succeeded. So the next ordinary
@@ -243,8 +243,10 @@ apply() {
 	shift 3
 	dir=$(dirname "$cfg")
 	# From the config's directory, so `npx wrangler` finds the project's own wrangler.
-	echo "+ $* triggers deploy --config $snap"
-	if ! (cd "$dir" 2>/dev/null || cd "$state"; "$@" triggers deploy --config "$snap"); then
+	# --env= names the top-level environment, whose workers_dev this is, even when
+	# CLOUDFLARE_ENV is set in the caller's environment.
+	echo "+ $* triggers deploy --config $snap --env="
+	if ! (cd "$dir" 2>/dev/null || cd "$state"; "$@" triggers deploy --config "$snap" --env=); then
 		echo "$prog: wrangler failed; $cfg was not changed" >&2
 		return 1
 	fi

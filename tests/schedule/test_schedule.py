@@ -254,7 +254,7 @@ def test_disable_now_applies_with_triggers_deploy_and_updates_only_the_toml(env)
 
     [call] = env.calls()
     assert call["args"][:3] == ["triggers", "deploy", "--config"]
-    assert len(call["args"]) == 4
+    assert call["args"][4:] == ["--env="]
     snapshot = Path(call["args"][3])
     assert env.tree not in snapshot.parents, "the copy given to wrangler must not be in the tree"
     assert call["config"] == with_workers_dev(ORIGINAL, "false")
@@ -449,6 +449,7 @@ def test_a_scheduled_change_really_fires(env):
     assert env.changed_files() == [" M wrangler.toml"]
     [call] = env.calls()
     assert call["args"][:3] == ["triggers", "deploy", "--config"]
+    assert call["args"][4:] == ["--env="]
     assert call["config"] == with_workers_dev(ORIGINAL, "false")
     assert call["cwd"] == str(env.tree.resolve())
     s = env.run("status").stdout
