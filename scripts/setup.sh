@@ -86,7 +86,7 @@ install_node_packages() {
 }
 
 install_test_tools() {
-  apt_install chromium python3-venv
+  apt_install chromium python3-venv shellcheck
   if [ ! -x .venv/bin/python ] || [ tests/requirements.txt -nt .venv/.installed ]; then
     log "python venv with the SDKs for the SDK tier"
     python3 -m venv .venv

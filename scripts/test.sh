@@ -23,4 +23,4 @@ step "tier 2: workerd, Node SDKs and browser (vitest)"
 vitest run
 
 step "tier 3: Python SDKs and schedule.sh (pytest)"
-.venv/bin/python -m pytest -q tests/python
+.venv/bin/python -m pytest -q tests/python tests/schedule
