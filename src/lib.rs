@@ -3,17 +3,25 @@
 //! Pure decisions live in modules that know nothing of the Workers runtime and are unit-tested on
 //! the host; the `worker_*` modules are the thin glue that does the I/O (wasm32 only).
 
+pub mod admin_pages;
 pub mod credentials;
 pub mod error_body;
+pub mod fixed_window;
 pub mod provider;
+pub mod session;
 pub mod timestamp;
 pub mod token;
 pub mod token_admin;
+pub mod urlencoded;
 
 #[cfg(target_arch = "wasm32")]
 mod worker_admin_api;
 #[cfg(target_arch = "wasm32")]
+mod worker_dashboard;
+#[cfg(target_arch = "wasm32")]
 mod worker_entry;
+#[cfg(target_arch = "wasm32")]
+mod worker_limiter;
 #[cfg(target_arch = "wasm32")]
 mod worker_proxy;
 #[cfg(target_arch = "wasm32")]

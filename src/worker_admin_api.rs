@@ -19,6 +19,8 @@ struct TokenView<'a> {
     token: Option<&'a str>,
     #[serde(flatten)]
     record: &'a TokenRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_used: Option<&'a str>,
 }
 
 fn error(status: u16, message: &str, field: Option<&str>) -> web_sys::Response {
@@ -95,10 +97,11 @@ async fn list(store: &TokenStore) -> Result<web_sys::Response, StoreError> {
     let tokens = store.list().await?;
     let views: Vec<TokenView> = tokens
         .iter()
-        .map(|(id, record)| TokenView {
-            id,
+        .map(|t| TokenView {
+            id: &t.id,
             token: None,
-            record,
+            record: &t.record,
+            last_used: t.last_used.as_deref(),
         })
         .collect();
     Ok(ok_json(200, &json!({ "tokens": views })))
@@ -106,14 +109,18 @@ async fn list(store: &TokenStore) -> Result<web_sys::Response, StoreError> {
 
 async fn show(store: &TokenStore, id: &str) -> Result<web_sys::Response, StoreError> {
     Ok(match store.get(id).await? {
-        Some(record) => ok_json(
-            200,
-            &TokenView {
-                id,
-                token: None,
-                record: &record,
-            },
-        ),
+        Some(record) => {
+            let last_used = store.last_used(id).await?;
+            ok_json(
+                200,
+                &TokenView {
+                    id,
+                    token: None,
+                    record: &record,
+                    last_used: last_used.as_deref(),
+                },
+            )
+        }
         None => error(404, "No token with that id.", None),
     })
 }
@@ -168,6 +175,7 @@ async fn create(store: &TokenStore, body: &Value) -> Result<web_sys::Response, S
                 id: &c.id,
                 token: Some(&c.token),
                 record: &c.record,
+                last_used: None,
             },
         )),
         Err(CreateError::Invalid(e)) => Ok(field_error(e)),
@@ -192,6 +200,7 @@ async fn patch(store: &TokenStore, id: &str, body: &Value) -> Result<web_sys::Re
             id,
             token: None,
             record: &record,
+            last_used: None,
         },
     ))
 }

@@ -4,22 +4,23 @@ use worker::web_sys;
 use worker::{event, Context, Env, Result};
 
 use crate::worker_proxy::json_response;
-use crate::{worker_admin_api, worker_proxy};
+use crate::{worker_admin_api, worker_dashboard, worker_proxy};
 
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let url = web_sys::Url::new(&req.url())?;
     let path = url.pathname();
     if path == "/health" {
         return Ok(json_response(200, r#"{"status":"ok"}"#));
     }
     if let Some(rest) = path.strip_prefix("/admin") {
-        if let Some(api) = rest.strip_prefix("/api") {
-            return Ok(worker_admin_api::handle(req, api, &env).await);
+        if let Some(api) = rest.strip_prefix("/api/") {
+            let response = worker_admin_api::handle(req, &format!("/{api}"), &env).await;
+            return Ok(worker_dashboard::secure(response));
         }
         if rest.is_empty() || rest.starts_with('/') {
-            return Ok(json_response(404, r#"{"error":{"message":"Not found."}}"#));
+            return Ok(worker_dashboard::handle(req, &url, rest, &env).await);
         }
     }
-    Ok(worker_proxy::handle(req, &url, &env).await)
+    Ok(worker_proxy::handle(req, &url, &env, &ctx).await)
 }

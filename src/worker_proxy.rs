@@ -6,12 +6,13 @@
 
 use wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, Env};
+use worker::{console_error, Context, Env};
 use worker::web_sys::{self, Headers, RequestInit, RequestRedirect, ResponseInit};
 
 use crate::credentials::{drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
 use crate::error_body::{error_body, error_shape, ErrorKind};
 use crate::provider::{detect, Detected, Detection, Inbound, Provider};
+use crate::timestamp;
 use crate::token::{self, Refusal, TokenRecord};
 use crate::worker_token_store::TokenStore;
 
@@ -49,14 +50,14 @@ fn header(headers: &Headers, name: &str) -> Option<String> {
     headers.get(name).ok().flatten()
 }
 
-pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env) -> web_sys::Response {
-    match forward(req, url, env).await {
+pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Context) -> web_sys::Response {
+    match forward(req, url, env, ctx).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-async fn forward(req: web_sys::Request, url: &web_sys::Url, env: &Env) -> Result<web_sys::Response, ProxyError> {
+async fn forward(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Context) -> Result<web_sys::Response, ProxyError> {
     let inbound = req.headers();
     let path = url.pathname();
     let search = url.search();
@@ -87,7 +88,8 @@ async fn forward(req: web_sys::Request, url: &web_sys::Url, env: &Env) -> Result
         }
     };
     let shape = error_shape(Some(detected.provider), &detected.upstream_path);
-    authorize(&detected, env, shape).await?;
+    let id = authorize(&detected, env, shape).await?;
+    note_use(id, env, ctx);
 
     let provider = detected.provider;
     let key = env
@@ -130,7 +132,8 @@ async fn forward(req: web_sys::Request, url: &web_sys::Url, env: &Env) -> Result
     Ok(without_private_headers(response.unchecked_into()))
 }
 
-async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> Result<(), ProxyError> {
+/// Checks the token; on success returns its id (the hash).
+async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> Result<String, ProxyError> {
     let refused = |kind, message: &str| Err(ProxyError::new(shape, kind, message));
     if !token::is_plausible(&detected.token) {
         return refused(ErrorKind::Unauthenticated, "Invalid api-proxy token.");
@@ -145,7 +148,7 @@ async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> R
         ProxyError::new(shape, ErrorKind::Unavailable, "The token store is unavailable; try again shortly.")
     })?;
     match TokenRecord::authorize(record.as_ref(), detected.provider) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(id),
         Err(Refusal::Unknown) => refused(ErrorKind::Unauthenticated, "Invalid api-proxy token."),
         Err(Refusal::Disabled) => refused(ErrorKind::Unauthenticated, "This api-proxy token has been disabled."),
         Err(Refusal::WrongProvider(p)) => Err(ProxyError::new(
@@ -154,6 +157,41 @@ async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> R
             format!("This api-proxy token is not allowed to use {}.", p.display_name()),
         )),
     }
+}
+
+thread_local! {
+    /// Tokens whose last-used day this isolate has already recorded, with that day. Isolate-local
+    /// on purpose: it only saves KV reads, and losing it costs one more read, never a wrong answer.
+    static RECORDED_USE: std::cell::RefCell<std::collections::HashMap<String, String>> = Default::default();
+}
+
+/// Records the day a token was last used, at most once per token and day, off the response path:
+/// the write happens in `wait_until`, after a KV read shows the stored day is older.
+fn note_use(id: String, env: &Env, ctx: &Context) {
+    let today = timestamp::format_date((js_sys::Date::now() / 1000.0) as i64);
+    let fresh = RECORDED_USE.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if seen.get(&id) == Some(&today) {
+            return false;
+        }
+        seen.insert(id.clone(), today.clone());
+        true
+    });
+    if !fresh {
+        return;
+    }
+    let Ok(store) = TokenStore::open(env) else { return };
+    ctx.wait_until(async move {
+        match store.last_used(&id).await {
+            Ok(Some(day)) if day >= today => {}
+            Ok(_) => {
+                if let Err(e) = store.set_last_used(&id, &today).await {
+                    console_error!("recording last use failed: {}", e.0);
+                }
+            }
+            Err(e) => console_error!("reading last use failed: {}", e.0),
+        }
+    });
 }
 
 fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> String {

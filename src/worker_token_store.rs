@@ -3,6 +3,9 @@
 //! Each record is written both as the value and as the key's metadata (KV metadata holds up to
 //! 1024 bytes), so listing every token costs one KV list call per 1000 tokens instead of one read
 //! per token. A record too large for metadata is read individually when listed.
+//!
+//! "Last used" lives under its own key, `used:<id>`, never in the record: the proxy writes it from
+//! the background, and a write racing an admin's change must not put back a revoked record.
 
 use worker::kv::{KvError, KvStore};
 use worker::Env;
@@ -11,6 +14,14 @@ use crate::token::{is_token_id, TokenRecord};
 
 const BINDING: &str = "TOKENS";
 const METADATA_LIMIT: usize = 1024;
+const USED_PREFIX: &str = "used:";
+
+pub struct StoredToken {
+    pub id: String,
+    pub record: TokenRecord,
+    /// `YYYY-MM-DD` of the last proxied request, if any.
+    pub last_used: Option<String>,
+}
 
 #[derive(Debug)]
 pub struct StoreError(pub String);
@@ -48,12 +59,23 @@ impl TokenStore {
     }
 
     pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
-        Ok(self.0.delete(id).await?)
+        self.0.delete(id).await?;
+        Ok(self.0.delete(&format!("{USED_PREFIX}{id}")).await?)
     }
 
-    /// Every token, across all KV list pages, oldest first.
-    pub async fn list(&self) -> Result<Vec<(String, TokenRecord)>, StoreError> {
+    pub async fn last_used(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.0.get(&format!("{USED_PREFIX}{id}")).text().await?)
+    }
+
+    pub async fn set_last_used(&self, id: &str, day: &str) -> Result<(), StoreError> {
+        let put = self.0.put(&format!("{USED_PREFIX}{id}"), day)?.metadata(day)?;
+        Ok(put.execute().await?)
+    }
+
+    /// Every token with its last-used day, across all KV list pages, oldest first.
+    pub async fn list(&self) -> Result<Vec<StoredToken>, StoreError> {
         let mut tokens = Vec::new();
+        let mut used = std::collections::HashMap::new();
         let mut cursor: Option<String> = None;
         loop {
             let mut request = self.0.list();
@@ -61,14 +83,27 @@ impl TokenStore {
                 request = request.cursor(c);
             }
             let page = request.execute().await?;
-            for key in page.keys.into_iter().filter(|k| is_token_id(&k.name)) {
+            for key in page.keys {
+                if let Some(id) = key.name.strip_prefix(USED_PREFIX) {
+                    if let Some(day) = key.metadata.as_ref().and_then(|m| m.as_str()) {
+                        used.insert(id.to_string(), day.to_string());
+                    }
+                    continue;
+                }
+                if !is_token_id(&key.name) {
+                    continue;
+                }
                 let from_metadata = key.metadata.and_then(|m| serde_json::from_value::<TokenRecord>(m).ok());
                 let record = match from_metadata {
                     Some(record) => Some(record),
                     None => self.get(&key.name).await?,
                 };
                 if let Some(record) = record {
-                    tokens.push((key.name, record));
+                    tokens.push(StoredToken {
+                        id: key.name,
+                        record,
+                        last_used: None,
+                    });
                 }
             }
             match page.cursor {
@@ -76,7 +111,10 @@ impl TokenStore {
                 _ => break,
             }
         }
-        tokens.sort_by(|a, b| a.1.created_at.cmp(&b.1.created_at).then_with(|| a.0.cmp(&b.0)));
+        for token in &mut tokens {
+            token.last_used = used.remove(&token.id);
+        }
+        tokens.sort_by(|a, b| a.record.created_at.cmp(&b.record.created_at).then_with(|| a.id.cmp(&b.id)));
         Ok(tokens)
     }
 }

@@ -42,6 +42,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     bindings: workerBindings,
+    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true } },
     ...(kvFailure ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } } : { kvNamespaces: ["TOKENS"] }),
   };
   const workers = [main];

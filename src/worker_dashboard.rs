@@ -1,0 +1,391 @@
+//! The server-rendered dashboard at `/admin`: sign-in, token list, create (plaintext shown once),
+//! edit, enable/disable and delete, all as plain form posts.
+//!
+//! Every state-changing post must come from our own origin and carry the CSRF token bound to the
+//! session; anything else is refused before it can change a thing.
+
+use askama::Template;
+use serde_json::json;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{self, Headers, ResponseInit};
+use worker::{console_error, Env};
+
+use crate::admin_pages::{
+    client_snippets, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage, TokenForm,
+    TokenRow, SCRIPT, STYLESHEET,
+};
+use crate::provider::Provider;
+use crate::session::{self, Session, SessionKey};
+use crate::token::is_token_id;
+use crate::token_admin::{parse_patch, secrets_match};
+use crate::urlencoded;
+use crate::worker_admin_api::{create_token, now_unix, CreateError};
+use crate::worker_limiter;
+use crate::worker_token_store::{StoreError, TokenStore};
+
+/// Failed sign-ins allowed per client and minute before 429.
+const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 5;
+
+/// Headers every admin response carries, the JSON API's included.
+pub fn secure(response: web_sys::Response) -> web_sys::Response {
+    let headers = response.headers();
+    for (name, value) in [
+        (
+            "content-security-policy",
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+        ("x-frame-options", "DENY"),
+    ] {
+        let _ = headers.set(name, value);
+    }
+    response
+}
+
+fn respond(status: u16, content_type: &str, body: &str, extra: &[(&str, &str)]) -> web_sys::Response {
+    let headers = Headers::new().expect("Headers");
+    let _ = headers.set("content-type", content_type);
+    for (name, value) in extra {
+        let _ = headers.append(name, value);
+    }
+    let init = ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(&headers);
+    let body = (status != 303).then_some(body);
+    secure(web_sys::Response::new_with_opt_str_and_init(body, &init).expect("Response"))
+}
+
+fn page(status: u16, template: &impl Template, extra: &[(&str, &str)]) -> web_sys::Response {
+    match template.render() {
+        Ok(html) => respond(status, "text/html; charset=utf-8", &html, extra),
+        Err(e) => {
+            console_error!("template: {e}");
+            respond(500, "text/plain", "The page could not be rendered.", &[])
+        }
+    }
+}
+
+fn redirect(location: &str, extra: &[(&str, &str)]) -> web_sys::Response {
+    let mut headers = vec![("location", location)];
+    headers.extend_from_slice(extra);
+    respond(303, "text/plain", "", &headers)
+}
+
+fn message(status: u16, csrf: Option<String>, title: &str, text: &str) -> web_sys::Response {
+    page(
+        status,
+        &MessagePage {
+            layout: Layout { csrf },
+            title,
+            message: text,
+        },
+        &[],
+    )
+}
+
+fn store_unavailable(e: StoreError, csrf: Option<String>) -> web_sys::Response {
+    console_error!("dashboard: token store error: {}", e.0);
+    message(503, csrf, "Token store unavailable", "Workers KV did not answer. Nothing was changed; try again shortly.")
+}
+
+async fn form(req: &web_sys::Request) -> Vec<(String, String)> {
+    let text = match req.text() {
+        Ok(promise) => JsFuture::from(promise).await.ok().and_then(|v| v.as_string()),
+        Err(_) => None,
+    };
+    urlencoded::parse(&text.unwrap_or_default())
+}
+
+fn header(req: &web_sys::Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn client_key(req: &web_sys::Request) -> String {
+    let ip = header(req, "cf-connecting-ip").unwrap_or_else(|| "unknown".into());
+    format!("sign-in:{ip}")
+}
+
+fn random_nonce() -> [u8; 16] {
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).expect("the platform CSPRNG");
+    nonce
+}
+
+struct Admin {
+    key: SessionKey,
+    secret: String,
+    origin: String,
+}
+
+impl Admin {
+    fn session(&self, req: &web_sys::Request) -> Option<Session> {
+        let cookies = header(req, "cookie")?;
+        let value = session::cookie_value(&cookies, session::COOKIE_NAME)?;
+        self.key.verify(value, now_unix())
+    }
+
+    fn same_origin(&self, req: &web_sys::Request) -> bool {
+        header(req, "origin").as_deref() == Some(self.origin.as_str())
+    }
+}
+
+/// `rest` is the path after `/admin` (empty for the dashboard itself).
+pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: &Env) -> web_sys::Response {
+    match rest {
+        "/assets/admin.css" => return respond(200, "text/css; charset=utf-8", STYLESHEET, &[]),
+        "/assets/admin.js" => return respond(200, "text/javascript; charset=utf-8", SCRIPT, &[]),
+        _ => {}
+    }
+    let secret = env.secret("ADMIN_SECRET").map(|s| s.to_string()).unwrap_or_default();
+    if secret.is_empty() {
+        return message(503, None, "Not configured", "Set the ADMIN_SECRET secret on this Worker to use the dashboard.");
+    }
+    let admin = Admin {
+        key: SessionKey::derive(&secret),
+        secret,
+        origin: url.origin(),
+    };
+    let method = req.method();
+    if method == "POST" && !admin.same_origin(&req) {
+        return message(403, None, "Refused", "This form was not sent from this dashboard, so nothing was changed.");
+    }
+    if rest == "/login" && method == "POST" {
+        return sign_in(req, &admin, env).await;
+    }
+    let Some(session) = admin.session(&req) else {
+        return match (method.as_str(), rest) {
+            ("GET", "" | "/") => page(200, &LoginPage { layout: Layout::default(), error: None }, &[]),
+            ("GET", _) => redirect("/admin", &[]),
+            _ => page(401, &LoginPage { layout: Layout::default(), error: Some("Your session has ended. Sign in again.") }, &[]),
+        };
+    };
+    let csrf = admin.key.csrf_token(&session);
+    if method == "GET" {
+        return match rest {
+            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, env, None).await,
+            _ => match rest.strip_prefix("/tokens/") {
+                Some(id) if is_token_id(id) => edit_page(id, csrf, env).await,
+                _ => message(404, Some(csrf), "Not found", "There is no such page."),
+            },
+        };
+    }
+    if method != "POST" {
+        return message(405, Some(csrf), "Not allowed", "This page only accepts GET and POST.");
+    }
+    let fields = form(&req).await;
+    let presented = urlencoded::first(&fields, "csrf").unwrap_or_default();
+    if !admin.key.csrf_matches(&session, presented) {
+        return message(403, Some(csrf), "Refused", "The form's security token did not match your session, so nothing was changed. Reload the page and try again.");
+    }
+    let store = match TokenStore::open(env) {
+        Ok(store) => store,
+        Err(e) => return store_unavailable(e, Some(csrf)),
+    };
+    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["logout"] => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
+        ["tokens"] => create(&fields, &admin, csrf, &store, env).await,
+        ["tokens", id] if is_token_id(id) => update(id, &fields, csrf, &store).await,
+        ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, csrf, &store).await,
+        ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, csrf, &store).await,
+        _ => message(404, Some(csrf), "Not found", "There is no such action."),
+    }
+}
+
+async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Response {
+    let client = client_key(&req);
+    let throttled = |reset_secs: u64| {
+        let retry_after = reset_secs.to_string();
+        page(
+            429,
+            &LoginPage {
+                layout: Layout::default(),
+                error: Some("Too many failed sign-ins from your address. Wait a minute, then try again."),
+            },
+            &[("retry-after", &retry_after)],
+        )
+    };
+    // Look before checking the password, so a throttled client learns nothing from trying.
+    match worker_limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 0).await {
+        Ok(d) if !d.allowed => return throttled(d.reset_secs),
+        Ok(_) => {}
+        Err(e) => console_error!("sign-in limiter unavailable: {e}"),
+    }
+    let fields = form(&req).await;
+    let password = urlencoded::first(&fields, "password").unwrap_or_default();
+    if secrets_match(password, &admin.secret) {
+        let cookie = session::set_cookie(&admin.key.issue(now_unix(), &random_nonce()));
+        return redirect("/admin", &[("set-cookie", &cookie)]);
+    }
+    if let Ok(d) = worker_limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 1).await {
+        if !d.allowed {
+            return throttled(d.reset_secs);
+        }
+    }
+    page(401, &LoginPage { layout: Layout::default(), error: Some("Wrong password.") }, &[])
+}
+
+async fn dashboard(filter: &str, csrf: String, env: &Env, error: Option<String>) -> web_sys::Response {
+    let store = match TokenStore::open(env) {
+        Ok(store) => store,
+        Err(e) => return store_unavailable(e, Some(csrf)),
+    };
+    let tokens = match store.list().await {
+        Ok(tokens) => tokens,
+        Err(e) => return store_unavailable(e, Some(csrf)),
+    };
+    let total = tokens.len();
+    let rows: Vec<TokenRow> = tokens
+        .iter()
+        .rev()
+        .map(|t| TokenRow::new(&t.id, &t.record, t.last_used.as_deref()))
+        .filter(|row| row.matches(filter))
+        .collect();
+    let status = if error.is_some() { 400 } else { 200 };
+    page(
+        status,
+        &DashboardPage {
+            layout: Layout { csrf: Some(csrf) },
+            form: TokenForm::new("", &Provider::ALL),
+            tokens: rows,
+            total,
+            filter,
+            notice: None,
+            error,
+        },
+        &[],
+    )
+}
+
+fn chosen_providers(fields: &[(String, String)]) -> serde_json::Value {
+    json!(urlencoded::all(fields, "providers"))
+}
+
+async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore, env: &Env) -> web_sys::Response {
+    let body = json!({
+        "label": urlencoded::first(fields, "label").unwrap_or_default(),
+        "providers": chosen_providers(fields),
+        "token": urlencoded::first(fields, "token").unwrap_or_default(),
+    });
+    match create_token(store, &body).await {
+        Ok(created) => page(
+            201,
+            &CreatedPage {
+                layout: Layout { csrf: Some(csrf) },
+                label: &created.record.label,
+                token: &created.token,
+                snippets: client_snippets(&admin.origin, &created.token, &created.record.providers),
+            },
+            &[],
+        ),
+        Err(CreateError::Invalid(e)) => dashboard("", csrf, env, Some(format!("Not created. {e}"))).await,
+        Err(CreateError::Exists) => dashboard("", csrf, env, Some("Not created: that custom token is already in use.".into())).await,
+        Err(CreateError::Store(e)) => store_unavailable(e, Some(csrf)),
+    }
+}
+
+async fn edit_page(id: &str, csrf: String, env: &Env) -> web_sys::Response {
+    let store = match TokenStore::open(env) {
+        Ok(store) => store,
+        Err(e) => return store_unavailable(e, Some(csrf)),
+    };
+    let (record, last_used) = match (store.get(id).await, store.last_used(id).await) {
+        (Ok(Some(record)), Ok(last_used)) => (record, last_used),
+        (Ok(None), _) => return message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
+        (Err(e), _) | (_, Err(e)) => return store_unavailable(e, Some(csrf)),
+    };
+    render_edit(200, id, &record, last_used.as_deref(), TokenForm::new(&record.label, &record.providers), csrf, None)
+}
+
+fn render_edit(
+    status: u16,
+    id: &str,
+    record: &crate::token::TokenRecord,
+    last_used: Option<&str>,
+    form: TokenForm,
+    csrf: String,
+    error: Option<String>,
+) -> web_sys::Response {
+    page(
+        status,
+        &EditPage {
+            layout: Layout { csrf: Some(csrf) },
+            id,
+            last4: &record.last4,
+            created: record.created_at.get(..10).unwrap_or_default(),
+            last_used: last_used.unwrap_or("never"),
+            active: record.status == crate::token::Status::Active,
+            form,
+            error,
+        },
+        &[],
+    )
+}
+
+async fn update(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
+    let label = urlencoded::first(fields, "label").unwrap_or_default();
+    let body = json!({"label": label, "providers": chosen_providers(fields)});
+    let record = match store.get(id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
+        Err(e) => return store_unavailable(e, Some(csrf)),
+    };
+    let patch = match parse_patch(&body) {
+        Ok(patch) => patch,
+        Err(e) => {
+            let chosen: Vec<Provider> = urlencoded::all(fields, "providers").into_iter().filter_map(Provider::from_name).collect();
+            return render_edit(400, id, &record, None, TokenForm::new(label, &chosen), csrf, Some(format!("Not saved. {e}")));
+        }
+    };
+    let mut record = record;
+    patch.apply(&mut record);
+    match store.put(id, &record).await {
+        Ok(()) => redirect("/admin", &[]),
+        Err(e) => store_unavailable(e, Some(csrf)),
+    }
+}
+
+async fn set_status(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
+    let status = urlencoded::first(fields, "status").unwrap_or_default();
+    let patch = match parse_patch(&json!({ "status": status })) {
+        Ok(patch) => patch,
+        Err(e) => return message(400, Some(csrf), "Not changed", &e.to_string()),
+    };
+    match store.get(id).await {
+        Ok(Some(mut record)) => {
+            patch.apply(&mut record);
+            match store.put(id, &record).await {
+                Ok(()) => redirect("/admin", &[]),
+                Err(e) => store_unavailable(e, Some(csrf)),
+            }
+        }
+        Ok(None) => message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
+        Err(e) => store_unavailable(e, Some(csrf)),
+    }
+}
+
+async fn delete(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
+    let record = match store.get(id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
+        Err(e) => return store_unavailable(e, Some(csrf)),
+    };
+    if urlencoded::first(fields, "confirm") != Some("yes") {
+        return page(
+            200,
+            &ConfirmDeletePage {
+                layout: Layout { csrf: Some(csrf) },
+                id,
+                label: &record.label,
+                last4: &record.last4,
+            },
+            &[],
+        );
+    }
+    match store.delete(id).await {
+        Ok(()) => redirect("/admin", &[]),
+        Err(e) => store_unavailable(e, Some(csrf)),
+    }
+}
