@@ -45,9 +45,20 @@ class Stack:
         assert status == 201, body
         return body
 
+    def revoke(self, token_id, how):
+        """Revokes a token the two ways an admin can: "disable" it, or "delete" it."""
+        if how == "disable":
+            status, body = self.admin("PATCH", f"/admin/api/tokens/{token_id}", {"status": "disabled"})
+        else:
+            status, body = self.admin("DELETE", f"/admin/api/tokens/{token_id}")
+        assert status == 200, body
+
     def requests(self, provider):
         """What the mock upstream of `provider` received, oldest first."""
         return self._call("GET", self.mock[provider] + "/__mock/requests")[1]
+
+    def all_requests(self):
+        return [r for provider in self.mock for r in self.requests(provider)]
 
     def reset(self):
         for url in self.mock.values():

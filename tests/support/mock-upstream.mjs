@@ -222,13 +222,26 @@ function openaiResponse(json) {
   };
 }
 
+// The event sequence the real API streams, item by item: the SDK's ResponseStream accumulates the
+// output from the *.added events and refuses a delta for an item it was not told about.
 function openaiResponseEvents(json) {
   const done = openaiResponse(json);
-  return [
-    { event: "response.created", data: { type: "response.created", sequence_number: 0, response: { ...done, status: "in_progress", output: [], usage: null } } },
-    { event: "response.output_text.delta", data: { type: "response.output_text.delta", sequence_number: 1, item_id: "msg_mock", output_index: 0, content_index: 0, delta: "Hello from mock OpenAI Responses." } },
-    { event: "response.completed", data: { type: "response.completed", sequence_number: 2, response: done } },
+  const [message] = done.output;
+  const [part] = message.content;
+  const deltas = ["Hello from", " mock OpenAI Responses."];
+  const at = { item_id: message.id, output_index: 0, content_index: 0 };
+  const events = [
+    { type: "response.created", response: { ...done, status: "in_progress", output: [], usage: null } },
+    { type: "response.in_progress", response: { ...done, status: "in_progress", output: [], usage: null } },
+    { type: "response.output_item.added", output_index: 0, item: { ...message, status: "in_progress", content: [] } },
+    { type: "response.content_part.added", ...at, part: { ...part, text: "" } },
+    ...deltas.map((delta) => ({ type: "response.output_text.delta", ...at, delta, logprobs: [] })),
+    { type: "response.output_text.done", ...at, text: part.text, logprobs: [] },
+    { type: "response.content_part.done", ...at, part },
+    { type: "response.output_item.done", output_index: 0, item: message },
+    { type: "response.completed", response: done },
   ];
+  return events.map((data, sequence_number) => ({ event: data.type, data: { ...data, sequence_number } }));
 }
 
 function anthropicMessage(json) {
