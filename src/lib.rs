@@ -4,6 +4,7 @@
 //! the host; the `worker_*` modules are the thin glue that does the I/O (wasm32 only).
 
 pub mod admin_pages;
+pub mod cidr;
 pub mod credentials;
 pub mod error_body;
 pub mod fixed_window;
