@@ -5,6 +5,7 @@
 
 pub mod admin_pages;
 pub mod cidr;
+pub mod cors;
 pub mod credentials;
 pub mod error_body;
 pub mod fixed_window;
