@@ -9,6 +9,7 @@ pub mod cors;
 pub mod credentials;
 pub mod error_body;
 pub mod fixed_window;
+pub mod policy;
 pub mod provider;
 pub mod session;
 pub mod timestamp;
