@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod error_body;
 pub mod fixed_window;
 pub mod policy;
+pub mod policy_admin;
 pub mod provider;
 pub mod session;
 pub mod timestamp;

@@ -163,7 +163,7 @@ pub fn matches_pattern(pattern: &str, value: &str) -> bool {
 
 /// Paths that could mean something else once the upstream decodes or normalizes them never match
 /// a path pattern (`/v1beta/models/*` must not reach `/v1beta/models/../files`).
-fn is_ambiguous_path(path: &str) -> bool {
+pub(crate) fn is_ambiguous_path(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     lower.contains("%2f") || lower.contains("%5c") || lower.split('/').any(|seg| matches!(seg.replace("%2e", ".").as_str(), "." | ".."))
 }
