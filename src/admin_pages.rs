@@ -207,6 +207,7 @@ mod tests {
             status: Status::Disabled,
             created_at: "2026-11-21T10:00:00Z".into(),
             last4: "WXYZ".into(),
+            policy: Default::default(),
         }
     }
 

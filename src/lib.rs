@@ -4,9 +4,13 @@
 //! the host; the `worker_*` modules are the thin glue that does the I/O (wasm32 only).
 
 pub mod admin_pages;
+pub mod cidr;
+pub mod cors;
 pub mod credentials;
 pub mod error_body;
 pub mod fixed_window;
+pub mod policy;
+pub mod policy_admin;
 pub mod provider;
 pub mod session;
 pub mod timestamp;

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::policy::Policy;
 use crate::provider::Provider;
 
 pub const PREFIX: &str = "apx_";
@@ -114,6 +115,9 @@ pub struct TokenRecord {
     pub status: Status,
     pub created_at: String,
     pub last4: String,
+    /// Expiry, rate limit and allowlists, stored as top-level fields of the record.
+    #[serde(flatten)]
+    pub policy: Policy,
 }
 
 /// Why a valid-looking token may not make this request.
@@ -213,6 +217,7 @@ mod tests {
             status,
             created_at: "2026-11-21T00:00:00Z".into(),
             last4: "abcd".into(),
+            policy: Policy::default(),
         }
     }
 
@@ -237,6 +242,17 @@ mod tests {
         assert!(json.contains(r#""status":"active""#));
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
         value["future_field"] = serde_json::json!(1);
+        assert_eq!(serde_json::from_value::<TokenRecord>(value).unwrap(), r);
+    }
+
+    #[test]
+    fn policy_fields_sit_at_the_top_level_of_the_record() {
+        let mut r = record(Status::Active, vec![Provider::OpenAi]);
+        let plain = serde_json::to_value(&r).unwrap();
+        assert!(plain.get("policy").is_none() && plain.get("allowed_models").is_none(), "{plain}");
+        r.policy.allowed_models = Some(vec!["gpt-4o-mini".into()]);
+        let value = serde_json::to_value(&r).unwrap();
+        assert_eq!(value["allowed_models"], serde_json::json!(["gpt-4o-mini"]));
         assert_eq!(serde_json::from_value::<TokenRecord>(value).unwrap(), r);
     }
 }

@@ -141,6 +141,7 @@ impl NewToken {
             status: Status::Active,
             created_at: crate::timestamp::format_rfc3339(now_unix),
             last4: token::last4(token),
+            policy: Default::default(),
         }
     }
 }
