@@ -2,9 +2,12 @@
 //! data they render. Nothing here touches the Workers runtime, so every page renders in unit tests.
 
 use askama::Template;
+use serde_json::{json, Map, Value};
 
+use crate::policy::Policy;
 use crate::provider::Provider;
 use crate::token::{Status, TokenRecord};
+use crate::urlencoded;
 
 pub const STYLESHEET: &str = include_str!("../templates/admin.css");
 pub const SCRIPT: &str = include_str!("../templates/admin.js");
@@ -28,14 +31,29 @@ pub struct ProviderChoice {
     pub checked: bool,
 }
 
-/// The fields shared by the create and edit forms, as the operator last typed them.
+/// The fields shared by the create and edit forms, as the operator last typed them. Lists are
+/// edited one entry per line.
 pub struct TokenForm {
     pub label: String,
     pub providers: Vec<ProviderChoice>,
+    pub expires_at: String,
+    pub rate_requests: String,
+    pub rate_windows: Vec<(u32, &'static str, bool)>,
+    pub allowed_ips: String,
+    pub allowed_origins: String,
+    pub allowed_models: String,
+    pub allowed_paths: String,
+}
+
+const RATE_WINDOW_NAMES: [(u32, &str); 3] = [(60, "per minute"), (3600, "per hour"), (86_400, "per day")];
+const LIST_FIELDS: [&str; 4] = ["allowed_ips", "allowed_origins", "allowed_models", "allowed_paths"];
+
+fn lines(list: &Option<Vec<String>>) -> String {
+    list.as_deref().unwrap_or_default().join("\n")
 }
 
 impl TokenForm {
-    pub fn new(label: &str, checked: &[Provider]) -> Self {
+    fn build(label: &str, checked: &[Provider], policy: &Policy, rate_per: u32) -> Self {
         TokenForm {
             label: label.to_string(),
             providers: Provider::ALL
@@ -46,8 +64,95 @@ impl TokenForm {
                     checked: checked.contains(&p),
                 })
                 .collect(),
+            expires_at: policy.expires_at.clone().unwrap_or_default(),
+            rate_requests: policy.rate_limit.map(|l| l.requests.to_string()).unwrap_or_default(),
+            rate_windows: RATE_WINDOW_NAMES.iter().map(|&(secs, name)| (secs, name, secs == rate_per)).collect(),
+            allowed_ips: lines(&policy.allowed_ips),
+            allowed_origins: lines(&policy.allowed_origins),
+            allowed_models: lines(&policy.allowed_models),
+            allowed_paths: lines(&policy.allowed_paths),
         }
     }
+
+    /// The create form: every provider ticked, no limits.
+    pub fn blank() -> Self {
+        TokenForm::build("", &Provider::ALL, &Policy::default(), 60)
+    }
+
+    pub fn from_record(record: &TokenRecord) -> Self {
+        let per = record.policy.rate_limit.map_or(60, |l| l.per_seconds);
+        TokenForm::build(&record.label, &record.providers, &record.policy, per)
+    }
+
+    /// The form as posted, to show again with an error.
+    pub fn from_fields(fields: &[(String, String)]) -> Self {
+        let field = |name| urlencoded::first(fields, name).unwrap_or_default().to_string();
+        let checked: Vec<Provider> = urlencoded::all(fields, "providers").into_iter().filter_map(Provider::from_name).collect();
+        let per = field("rate_per_seconds").parse().unwrap_or(60);
+        let mut form = TokenForm::build(&field("label"), &checked, &Policy::default(), per);
+        form.expires_at = field("expires_at");
+        form.rate_requests = field("rate_requests");
+        form.allowed_ips = field("allowed_ips");
+        form.allowed_origins = field("allowed_origins");
+        form.allowed_models = field("allowed_models");
+        form.allowed_paths = field("allowed_paths");
+        form
+    }
+}
+
+/// The admin API body a posted form stands for, so the form and the API share one validation.
+/// Every policy field is present: an empty one is `null`, which clears it on edit. A rate limit
+/// that is not a number is passed on as text for the validation to name.
+pub fn form_to_json(fields: &[(String, String)]) -> Value {
+    let text = |name| urlencoded::first(fields, name).unwrap_or_default().trim().to_string();
+    let mut body = Map::new();
+    body.insert("label".into(), json!(text("label")));
+    body.insert("providers".into(), json!(urlencoded::all(fields, "providers")));
+    let expires = text("expires_at");
+    body.insert("expires_at".into(), if expires.is_empty() { Value::Null } else { json!(expires) });
+    let requests = text("rate_requests");
+    let per: Value = text("rate_per_seconds").parse::<u64>().map_or(json!(60), |n| json!(n));
+    body.insert(
+        "rate_limit".into(),
+        match requests.parse::<u64>() {
+            _ if requests.is_empty() => Value::Null,
+            Ok(n) => json!({"requests": n, "per_seconds": per}),
+            Err(_) => json!({"requests": requests, "per_seconds": per}),
+        },
+    );
+    for name in LIST_FIELDS {
+        let entries: Vec<&str> = urlencoded::first(fields, name)
+            .unwrap_or_default()
+            .split(['\n', ','])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect();
+        body.insert(name.into(), if entries.is_empty() { Value::Null } else { json!(entries) });
+    }
+    Value::Object(body)
+}
+
+/// Short words for the list, so an operator sees at a glance which tokens are limited.
+fn policy_summary(policy: &Policy) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(at) = &policy.expires_at {
+        out.push(format!("expires {}", at.get(..10).unwrap_or(at)));
+    }
+    if let Some(l) = policy.rate_limit {
+        let per = RATE_WINDOW_NAMES.iter().find(|(s, _)| *s == l.per_seconds).map_or("per window", |(_, n)| n);
+        out.push(format!("{} {per}", l.requests));
+    }
+    for (list, name) in [
+        (&policy.allowed_ips, "IPs"),
+        (&policy.allowed_origins, "origins"),
+        (&policy.allowed_models, "models"),
+        (&policy.allowed_paths, "paths"),
+    ] {
+        if let Some(entries) = list {
+            out.push(format!("{name}: {}", entries.join(", ")));
+        }
+    }
+    out
 }
 
 pub struct TokenRow {
@@ -58,6 +163,8 @@ pub struct TokenRow {
     pub active: bool,
     pub created: String,
     pub last_used: String,
+    /// The token's limits in a few words each.
+    pub limits: Vec<String>,
     /// Lowercase text the filter matches against.
     pub search: String,
 }
@@ -82,6 +189,7 @@ impl TokenRow {
             active,
             created: record.created_at.get(..10).unwrap_or(&record.created_at).to_string(),
             last_used: last_used.unwrap_or("never").to_string(),
+            limits: policy_summary(&record.policy),
             search,
         }
     }
@@ -216,7 +324,7 @@ mod tests {
             layout: Layout {
                 csrf: Some("csrf-123".into()),
             },
-            form: TokenForm::new("", &[]),
+            form: TokenForm::blank(),
             total: rows.len(),
             tokens: rows,
             filter: "",
@@ -249,7 +357,9 @@ mod tests {
         assert!(html.contains(r#"<script src="/admin/assets/admin.js" defer></script>"#));
         assert!(!html.contains("style="));
         assert!(!html.contains(" onclick="));
-        assert!(!html.contains("http://") && !html.contains("https://"), "nothing from a CDN");
+        for external in [r#"src="http"#, r#"href="http"#, r#"src="//"#, r#"href="//"#] {
+            assert!(!html.contains(external), "nothing loaded from elsewhere: {external}");
+        }
     }
 
     #[test]
@@ -282,6 +392,56 @@ mod tests {
             assert!(row.matches(q), "{q}");
         }
         assert!(!row.matches("anthropic"));
+    }
+
+    fn posted(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_posted_form_becomes_the_api_body_with_empty_fields_cleared() {
+        let body = form_to_json(&posted(&[
+            ("label", " bot "),
+            ("providers", "openai"),
+            ("providers", "anthropic"),
+            ("expires_at", ""),
+            ("rate_requests", "3"),
+            ("rate_per_seconds", "3600"),
+            ("allowed_models", "gpt-4o-mini\r\nclaude-*, \n"),
+            ("allowed_ips", " "),
+        ]));
+        assert_eq!(
+            body,
+            json!({
+                "label": "bot", "providers": ["openai", "anthropic"], "expires_at": null,
+                "rate_limit": {"requests": 3, "per_seconds": 3600},
+                "allowed_models": ["gpt-4o-mini", "claude-*"],
+                "allowed_ips": null, "allowed_origins": null, "allowed_paths": null,
+            })
+        );
+        let refused = crate::token_admin::parse_new_token(&form_to_json(&posted(&[
+            ("label", "x"),
+            ("providers", "openai"),
+            ("rate_requests", "lots"),
+        ])));
+        assert_eq!(refused.unwrap_err().field, "rate_limit");
+    }
+
+    #[test]
+    fn the_edit_form_shows_the_stored_policy_and_the_list_summarises_it() {
+        let mut r = record("limited");
+        r.policy = serde_json::from_value(json!({
+            "expires_at": "2027-01-01T00:00:00Z", "rate_limit": {"requests": 60, "per_seconds": 60},
+            "allowed_models": ["gpt-4o-mini"], "allowed_ips": ["10.0.0.0/8"],
+        }))
+        .unwrap();
+        let form = TokenForm::from_record(&r);
+        assert_eq!((form.rate_requests.as_str(), form.allowed_ips.as_str()), ("60", "10.0.0.0/8"));
+        assert!(form.rate_windows.iter().any(|&(secs, _, selected)| secs == 60 && selected));
+        let html = dashboard(vec![TokenRow::new("ab", &r, None)]);
+        for needle in ["expires 2027-01-01", "60 per minute", "models: gpt-4o-mini", "IPs: 10.0.0.0/8"] {
+            assert!(html.contains(needle), "{needle}");
+        }
     }
 
     #[test]

@@ -7,10 +7,13 @@ use crate::provider::{is_gemini_openai_compat, Provider, WS_KEY_PROTOCOL_PREFIX}
 /// held the token, so a second credential can never ride along to the provider.
 pub const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key"];
 
-/// Headers that would tell the provider about the client (address, cookies) or that only make
-/// sense on one hop. `host` is set by the runtime from the upstream URL.
-const PRIVATE_OR_HOP_HEADERS: [&str; 12] = [
+/// Headers that would tell the provider about the client (address, cookies, the page it runs on)
+/// or that only make sense on one hop. `host` is set by the runtime from the upstream URL. The
+/// proxy enforces a token's browser origins itself, so `origin` need not travel on.
+const PRIVATE_OR_HOP_HEADERS: [&str; 14] = [
     "cookie",
+    "origin",
+    "referer",
     "forwarded",
     "x-real-ip",
     "true-client-ip",
@@ -91,6 +94,8 @@ mod tests {
             "true-client-ip",
             "connection",
             "host",
+            "origin",
+            "referer",
         ] {
             assert!(drop_request_header(h), "{h}");
         }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::policy_admin::{parse_policy_fields, PolicyPatch, POLICY_FIELDS};
 use crate::provider::Provider;
 use crate::token::{self, Status, TokenRecord};
 
@@ -36,6 +37,7 @@ pub struct NewToken {
     pub providers: Vec<Provider>,
     /// A custom token typed by the operator; `None` means generate one.
     pub token: Option<String>,
+    pub policy: PolicyPatch,
 }
 
 /// Changes to an existing token; `None` leaves a field as it is.
@@ -44,6 +46,7 @@ pub struct TokenPatch {
     pub label: Option<String>,
     pub providers: Option<Vec<Provider>>,
     pub status: Option<Status>,
+    pub policy: PolicyPatch,
 }
 
 fn object(body: &Value) -> Result<&Map<String, Value>, FieldError> {
@@ -51,9 +54,13 @@ fn object(body: &Value) -> Result<&Map<String, Value>, FieldError> {
         .ok_or_else(|| FieldError::new("body", "must be a JSON object"))
 }
 
-fn reject_unknown_fields(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), FieldError> {
-    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(FieldError::new("body", format!("unknown field \"{k}\" (allowed: {})", allowed.join(", ")))),
+fn reject_unknown_fields(obj: &Map<String, Value>, own: &[&str]) -> Result<(), FieldError> {
+    let allowed = || own.iter().chain(POLICY_FIELDS.iter());
+    match obj.keys().find(|k| !allowed().any(|a| a == k)) {
+        Some(k) => {
+            let names: Vec<&str> = allowed().copied().collect();
+            Err(FieldError::new("body", format!("unknown field \"{k}\" (allowed: {})", names.join(", "))))
+        }
         None => Ok(()),
     }
 }
@@ -120,7 +127,13 @@ pub fn parse_new_token(body: &Value) -> Result<NewToken, FieldError> {
         }
         Some(_) => return Err(FieldError::new("token", "must be a string")),
     };
-    Ok(NewToken { label, providers, token })
+    let policy = parse_policy_fields(obj)?;
+    Ok(NewToken {
+        label,
+        providers,
+        token,
+        policy,
+    })
 }
 
 pub fn parse_patch(body: &Value) -> Result<TokenPatch, FieldError> {
@@ -130,18 +143,21 @@ pub fn parse_patch(body: &Value) -> Result<TokenPatch, FieldError> {
         label: obj.get("label").map(parse_label).transpose()?,
         providers: obj.get("providers").map(parse_providers).transpose()?,
         status: obj.get("status").map(parse_status).transpose()?,
+        policy: parse_policy_fields(obj)?,
     })
 }
 
 impl NewToken {
     pub fn into_record(self, token: &str, now_unix: i64) -> TokenRecord {
+        let mut policy = Default::default();
+        self.policy.apply(&mut policy);
         TokenRecord {
             label: self.label,
             providers: self.providers,
             status: Status::Active,
             created_at: crate::timestamp::format_rfc3339(now_unix),
             last4: token::last4(token),
-            policy: Default::default(),
+            policy,
         }
     }
 }
@@ -157,6 +173,7 @@ impl TokenPatch {
         if let Some(status) = self.status {
             record.status = status;
         }
+        self.policy.apply(&mut record.policy);
     }
 }
 
@@ -183,7 +200,8 @@ mod tests {
             NewToken {
                 label: "ci".into(),
                 providers: vec![Provider::OpenAi, Provider::Gemini],
-                token: None
+                token: None,
+                policy: PolicyPatch::default(),
             }
         );
     }
@@ -247,6 +265,22 @@ mod tests {
         assert_eq!(parse_patch(&json!({"providers": ["x"]})).unwrap_err().field, "providers");
         assert_eq!(parse_patch(&json!({"label": 3})).unwrap_err().field, "label");
         assert_eq!(parse_patch(&json!({"token": "abc"})).unwrap_err().field, "body");
+        assert_eq!(parse_patch(&json!({"allowed_ips": ["10.0.0.1/8"]})).unwrap_err().field, "allowed_ips");
+    }
+
+    #[test]
+    fn policy_fields_are_set_on_create_and_changed_or_cleared_by_patch() {
+        let mut r = parse_new_token(&json!({
+            "label": "x", "providers": ["openai"],
+            "rate_limit": {"requests": 3, "per_seconds": 60}, "allowed_models": ["gpt-4o-mini"],
+        }))
+        .unwrap()
+        .into_record("tokentokentokentokentoken", 0);
+        assert_eq!(r.policy.rate_limit.map(|l| l.requests), Some(3));
+        parse_patch(&json!({"rate_limit": null, "allowed_paths": ["/v1/chat/completions"]})).unwrap().apply(&mut r);
+        assert_eq!(r.policy.rate_limit, None);
+        assert_eq!(r.policy.allowed_models.as_deref(), Some(&["gpt-4o-mini".to_string()][..]));
+        assert_eq!(r.policy.allowed_paths.as_deref(), Some(&["/v1/chat/completions".to_string()][..]));
     }
 
     #[test]

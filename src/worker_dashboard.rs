@@ -11,10 +11,9 @@ use worker::web_sys::{self, Headers, ResponseInit};
 use worker::{console_error, Env};
 
 use crate::admin_pages::{
-    client_snippets, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage, TokenForm,
+    client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage, TokenForm,
     TokenRow, SCRIPT, STYLESHEET,
 };
-use crate::provider::Provider;
 use crate::session::{self, Session, SessionKey};
 use crate::token::is_token_id;
 use crate::token_admin::{parse_patch, secrets_match};
@@ -227,7 +226,8 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
     page(401, &LoginPage { layout: Layout::default(), error: Some("Wrong password.") }, &[])
 }
 
-async fn dashboard(filter: &str, csrf: String, env: &Env, error: Option<String>) -> web_sys::Response {
+/// The token list and the create form; after a refused create, the form as typed and why.
+async fn dashboard(filter: &str, csrf: String, env: &Env, refused: Option<(String, TokenForm)>) -> web_sys::Response {
     let store = match TokenStore::open(env) {
         Ok(store) => store,
         Err(e) => return store_unavailable(e, Some(csrf)),
@@ -243,12 +243,16 @@ async fn dashboard(filter: &str, csrf: String, env: &Env, error: Option<String>)
         .map(|t| TokenRow::new(&t.id, &t.record, t.last_used.as_deref()))
         .filter(|row| row.matches(filter))
         .collect();
-    let status = if error.is_some() { 400 } else { 200 };
+    let status = if refused.is_some() { 400 } else { 200 };
+    let (error, form) = match refused {
+        Some((error, form)) => (Some(error), form),
+        None => (None, TokenForm::blank()),
+    };
     page(
         status,
         &DashboardPage {
             layout: Layout { csrf: Some(csrf) },
-            form: TokenForm::new("", &Provider::ALL),
+            form,
             tokens: rows,
             total,
             filter,
@@ -259,16 +263,9 @@ async fn dashboard(filter: &str, csrf: String, env: &Env, error: Option<String>)
     )
 }
 
-fn chosen_providers(fields: &[(String, String)]) -> serde_json::Value {
-    json!(urlencoded::all(fields, "providers"))
-}
-
 async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore, env: &Env) -> web_sys::Response {
-    let body = json!({
-        "label": urlencoded::first(fields, "label").unwrap_or_default(),
-        "providers": chosen_providers(fields),
-        "token": urlencoded::first(fields, "token").unwrap_or_default(),
-    });
+    let mut body = form_to_json(fields);
+    body["token"] = json!(urlencoded::first(fields, "token").unwrap_or_default());
     match create_token(store, &body).await {
         Ok(created) => page(
             201,
@@ -280,8 +277,11 @@ async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store:
             },
             &[],
         ),
-        Err(CreateError::Invalid(e)) => dashboard("", csrf, env, Some(format!("Not created. {e}"))).await,
-        Err(CreateError::Exists) => dashboard("", csrf, env, Some("Not created: that custom token is already in use.".into())).await,
+        Err(CreateError::Invalid(e)) => dashboard("", csrf, env, Some((format!("Not created. {e}"), TokenForm::from_fields(fields)))).await,
+        Err(CreateError::Exists) => {
+            let error = "Not created: that custom token is already in use.".to_string();
+            dashboard("", csrf, env, Some((error, TokenForm::from_fields(fields)))).await
+        }
         Err(CreateError::Store(e)) => store_unavailable(e, Some(csrf)),
     }
 }
@@ -296,7 +296,7 @@ async fn edit_page(id: &str, csrf: String, env: &Env) -> web_sys::Response {
         (Ok(None), _) => return message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
         (Err(e), _) | (_, Err(e)) => return store_unavailable(e, Some(csrf)),
     };
-    render_edit(200, id, &record, last_used.as_deref(), TokenForm::new(&record.label, &record.providers), csrf, None)
+    render_edit(200, id, &record, last_used.as_deref(), TokenForm::from_record(&record), csrf, None)
 }
 
 fn render_edit(
@@ -325,8 +325,7 @@ fn render_edit(
 }
 
 async fn update(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
-    let label = urlencoded::first(fields, "label").unwrap_or_default();
-    let body = json!({"label": label, "providers": chosen_providers(fields)});
+    let body = form_to_json(fields);
     let record = match store.get(id).await {
         Ok(Some(record)) => record,
         Ok(None) => return message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
@@ -335,8 +334,7 @@ async fn update(id: &str, fields: &[(String, String)], csrf: String, store: &Tok
     let patch = match parse_patch(&body) {
         Ok(patch) => patch,
         Err(e) => {
-            let chosen: Vec<Provider> = urlencoded::all(fields, "providers").into_iter().filter_map(Provider::from_name).collect();
-            return render_edit(400, id, &record, None, TokenForm::new(label, &chosen), csrf, Some(format!("Not saved. {e}")));
+            return render_edit(400, id, &record, None, TokenForm::from_fields(fields), csrf, Some(format!("Not saved. {e}")));
         }
     };
     let mut record = record;

@@ -1,26 +1,32 @@
-//! The proxied request: detect, authorize, swap the credential, forward, stream back.
+//! The proxied request: detect, authorize, apply the token's policy, swap the credential,
+//! forward, stream back.
 //!
 //! Bodies never enter wasm: the inbound `ReadableStream` is handed to the upstream `fetch` and the
 //! upstream `Response` is returned as it is (or re-wrapped around the same stream when a header
-//! must go), so the runtime moves the bytes and we pay no CPU for them.
+//! must change), so the runtime moves the bytes and we pay no CPU for them. The one exception is a
+//! token restricted to some models, whose JSON body must be read to find the model.
 
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, Context, Env};
 use worker::web_sys::{self, Headers, RequestInit, RequestRedirect, ResponseInit};
 
 use crate::credentials::{drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
 use crate::error_body::{error_body, error_shape, ErrorKind};
+use crate::policy::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
 use crate::provider::{detect, Detected, Detection, Inbound, Provider};
-use crate::timestamp;
 use crate::token::{self, Refusal, TokenRecord};
 use crate::worker_token_store::TokenStore;
+use crate::{cors, timestamp, worker_limiter};
+
+type ExtraHeaders = Vec<(&'static str, String)>;
 
 /// An error the proxy answers itself, in the shape of the caller's provider.
 pub struct ProxyError {
     pub shape: Option<Provider>,
     pub kind: ErrorKind,
     pub message: String,
+    pub headers: ExtraHeaders,
 }
 
 impl ProxyError {
@@ -29,11 +35,18 @@ impl ProxyError {
             shape,
             kind,
             message: message.into(),
+            headers: Vec::new(),
         }
     }
 
+    fn policy(shape: Option<Provider>, refusal: PolicyRefusal) -> Self {
+        ProxyError::new(shape, refusal.kind(), refusal.message())
+    }
+
     pub fn into_response(self) -> web_sys::Response {
-        json_response(self.kind.status(), &error_body(self.shape, self.kind, &self.message))
+        let response = json_response(self.kind.status(), &error_body(self.shape, self.kind, &self.message));
+        set_headers(&response.headers(), &self.headers);
+        response
     }
 }
 
@@ -50,14 +63,54 @@ fn header(headers: &Headers, name: &str) -> Option<String> {
     headers.get(name).ok().flatten()
 }
 
-pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Context) -> web_sys::Response {
-    match forward(req, url, env, ctx).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
+/// Sets each header, except `vary`, which is appended to what is there.
+fn set_headers(headers: &Headers, extra: &[(&'static str, String)]) {
+    for (name, value) in extra {
+        let _ = if *name == "vary" { headers.append(name, value) } else { headers.set(name, value) };
     }
 }
 
-async fn forward(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Context) -> Result<web_sys::Response, ProxyError> {
+pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Context) -> web_sys::Response {
+    let origin = header(&req.headers(), "origin").filter(|o| !o.is_empty());
+    if let Some(origin) = &origin {
+        let request_method = header(&req.headers(), "access-control-request-method");
+        if cors::is_preflight(&req.method(), Some(origin), request_method.as_deref()) {
+            let requested = header(&req.headers(), "access-control-request-headers");
+            return preflight(origin, requested.as_deref());
+        }
+    }
+    // A browser page may read whatever we answer, errors included, so it can show why it failed.
+    let cors_headers = origin.as_deref().map(cors::response_headers).unwrap_or_default();
+    match forward(req, url, origin.as_deref(), env, ctx).await {
+        Ok((response, mut extra)) => {
+            extra.extend(cors_headers);
+            finish(response, &extra)
+        }
+        Err(mut e) => {
+            e.headers.extend(cors_headers);
+            e.into_response()
+        }
+    }
+}
+
+/// Answered before any token check: a preflight carries no credentials.
+fn preflight(origin: &str, requested: Option<&str>) -> web_sys::Response {
+    let headers = Headers::new().expect("Headers");
+    set_headers(&headers, &cors::preflight_headers(origin, requested));
+    let init = ResponseInit::new();
+    init.set_status(204);
+    init.set_headers(&headers);
+    web_sys::Response::new_with_opt_str_and_init(None, &init).expect("Response")
+}
+
+/// Forwards the request; on success returns the upstream response and the headers to set on it.
+async fn forward(
+    req: web_sys::Request,
+    url: &web_sys::Url,
+    origin: Option<&str>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<(web_sys::Response, ExtraHeaders), ProxyError> {
     let inbound = req.headers();
     let path = url.pathname();
     let search = url.search();
@@ -88,7 +141,19 @@ async fn forward(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Con
         }
     };
     let shape = error_shape(Some(detected.provider), &detected.upstream_path);
-    let id = authorize(&detected, env, shape).await?;
+    let (id, record) = authorize(&detected, env, shape).await?;
+    let policy = &record.policy;
+    let client_ip = header(&inbound, "cf-connecting-ip");
+    policy
+        .check(&RequestFacts {
+            now_unix: (js_sys::Date::now() / 1000.0) as i64,
+            client_ip: client_ip.as_deref(),
+            origin,
+            upstream_path: &detected.upstream_path,
+        })
+        .map_err(|r| ProxyError::policy(shape, r))?;
+    let body = request_body(&req, policy, &detected, shape).await?;
+    let extra = count_request(&id, policy, env, shape).await?;
     note_use(id, env, ctx);
 
     let provider = detected.provider;
@@ -113,8 +178,8 @@ async fn forward(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Con
     let init = RequestInit::new();
     init.set_method(&req.method());
     init.set_headers(&headers);
-    if let Some(body) = req.body() {
-        init.set_body(&body);
+    if let Some(body) = &body {
+        init.set_body(body);
     }
     init.set_redirect(RequestRedirect::Manual);
 
@@ -129,11 +194,71 @@ async fn forward(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Con
                 format!("The {} API could not be reached through the proxy.", provider.display_name()),
             )
         })?;
-    Ok(without_private_headers(response.unchecked_into()))
+    Ok((response.unchecked_into(), extra))
 }
 
-/// Checks the token; on success returns its id (the hash).
-async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> Result<String, ProxyError> {
+/// The body to forward: the inbound stream, untouched, unless the token restricts models and the
+/// path does not name one. Then the JSON body is read (up to 32 MiB) to find its `model`, and the
+/// bytes read are what is forwarded.
+async fn request_body(
+    req: &web_sys::Request,
+    policy: &Policy,
+    detected: &Detected,
+    shape: Option<Provider>,
+) -> Result<Option<JsValue>, ProxyError> {
+    let stream = req.body().map(JsValue::from);
+    if !policy.restricts_models() {
+        return Ok(stream);
+    }
+    if let Some(model) = model_from_path(detected.provider, &detected.upstream_path) {
+        policy.check_model(Some(model)).map_err(|r| ProxyError::policy(shape, r))?;
+        return Ok(stream);
+    }
+    let too_large = || ProxyError::policy(shape, PolicyRefusal::BodyTooLarge);
+    let declared = header(&req.headers(), "content-length").and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|l| l > MAX_MODEL_BODY_BYTES) {
+        return Err(too_large());
+    }
+    if stream.is_none() {
+        policy.check_model(None).map_err(|r| ProxyError::policy(shape, r))?;
+    }
+    let unreadable = |_| ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read.");
+    let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?).await.map_err(unreadable)?;
+    let bytes = js_sys::Uint8Array::new(&buffer);
+    if bytes.length() as usize > MAX_MODEL_BODY_BYTES {
+        return Err(too_large());
+    }
+    let model = model_from_json(&bytes.to_vec());
+    policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
+    Ok(Some(buffer))
+}
+
+/// Counts the request against the token's rate limit, if it has one, in the token's Durable
+/// Object; returns the `x-ratelimit-*` headers for the answer. Tokens without a limit make no call.
+/// A limit that cannot be counted refuses (503) rather than letting the token run unlimited.
+async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provider>) -> Result<ExtraHeaders, ProxyError> {
+    let Some(limit) = policy.rate_limit else {
+        return Ok(Vec::new());
+    };
+    // The window length is part of the key, so changing it starts a fresh count.
+    let key = format!("token:{id}:{}", limit.per_seconds);
+    let decision = worker_limiter::hit(env, &key, limit.requests, limit.per_seconds.into(), 1)
+        .await
+        .map_err(|e| {
+            console_error!("rate limiter unavailable: {e}");
+            ProxyError::new(shape, ErrorKind::Unavailable, "The rate limiter is unavailable; try again shortly.")
+        })?;
+    let headers = rate_limit_headers(&decision);
+    if decision.allowed {
+        return Ok(headers);
+    }
+    let mut refused = ProxyError::policy(shape, PolicyRefusal::rate_limited(&limit, &decision));
+    refused.headers = headers;
+    Err(refused)
+}
+
+/// Checks the token; on success returns its id (the hash) and record.
+async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> Result<(String, TokenRecord), ProxyError> {
     let refused = |kind, message: &str| Err(ProxyError::new(shape, kind, message));
     if !token::is_plausible(&detected.token) {
         return refused(ErrorKind::Unauthenticated, "Invalid api-proxy token.");
@@ -148,7 +273,7 @@ async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> R
         ProxyError::new(shape, ErrorKind::Unavailable, "The token store is unavailable; try again shortly.")
     })?;
     match TokenRecord::authorize(record.as_ref(), detected.provider) {
-        Ok(()) => Ok(id),
+        Ok(()) => Ok((id, record.expect("authorized records exist"))),
         Err(Refusal::Unknown) => refused(ErrorKind::Unauthenticated, "Invalid api-proxy token."),
         Err(Refusal::Disabled) => refused(ErrorKind::Unauthenticated, "This api-proxy token has been disabled."),
         Err(Refusal::WrongProvider(p)) => Err(ProxyError::new(
@@ -232,17 +357,20 @@ fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Head
     headers
 }
 
-/// The upstream response, minus headers that reveal the operator's account. The common case (none
-/// present) returns the response untouched; otherwise only the headers are copied, never the body.
-fn without_private_headers(response: web_sys::Response) -> web_sys::Response {
+/// The upstream response without the headers that reveal the operator's account, with `extra`
+/// set. The common case (nothing to change) returns the response untouched; otherwise only the
+/// headers are copied, never the body.
+fn finish(response: web_sys::Response, extra: &[(&'static str, String)]) -> web_sys::Response {
     let upstream = response.headers();
-    if !DROPPED_RESPONSE_HEADERS.iter().any(|h| upstream.has(h).unwrap_or(false)) {
+    let private = DROPPED_RESPONSE_HEADERS.iter().any(|h| upstream.has(h).unwrap_or(false));
+    if !private && extra.is_empty() {
         return response;
     }
     let headers = Headers::new_with_headers(&upstream).expect("Headers");
     for h in DROPPED_RESPONSE_HEADERS {
         let _ = headers.delete(h);
     }
+    set_headers(&headers, extra);
     let init = ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());
