@@ -187,7 +187,9 @@ async fn forward(
     let response = JsFuture::from(global.fetch_with_str_and_init(&upstream, &init))
         .await
         .map_err(|e| {
-            console_error!("upstream {} unreachable: {:?}", provider.name(), e.as_string().unwrap_or_default());
+            // fetch rejects with a TypeError, not a string: its message is the reason worth logging.
+            let reason = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string());
+            console_error!("upstream {} unreachable: {}", provider.name(), reason.unwrap_or_default());
             ProxyError::new(
                 shape,
                 ErrorKind::BadGateway,

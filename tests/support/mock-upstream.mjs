@@ -9,7 +9,7 @@
 //   x-mock-status: N        answer with status N (in the provider's error shape when >= 400)
 //   x-mock-hold: ID         (streaming) send the first event, then wait for POST /__mock/release/ID
 //   x-mock-chunks / x-mock-interval-ms   (streaming) how many events, and the pause between them
-//   x-mock-extra-headers: JSON object of response headers to add
+//   x-mock-extra-headers: JSON object of response headers to add (to JSON, binary and SSE answers)
 // Control endpoints on each listener: GET /__mock/requests, POST /__mock/reset,
 // POST /__mock/release/ID.
 
@@ -26,11 +26,11 @@ const KEEP_BODY_BYTES = 1 << 20;
 
 function errorBody(provider, status, message) {
   if (provider === "anthropic") {
-    const type = { 401: "authentication_error", 403: "permission_error", 429: "rate_limit_error", 529: "overloaded_error" }[status] ?? "api_error";
+    const type = { 401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error" }[status] ?? "api_error";
     return { type: "error", error: { type, message } };
   }
   if (provider === "gemini") {
-    const s = { 400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED" }[status] ?? "UNAVAILABLE";
+    const s = { 400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED" }[status] ?? "UNAVAILABLE";
     return { error: { code: status, message, status: s } };
   }
   return { error: { message, type: status === 429 ? "requests" : "invalid_request_error", param: null, code: status === 401 ? "invalid_api_key" : null } };
@@ -54,6 +54,8 @@ export function patternBytes(length, seed = 7) {
   }
   return out;
 }
+
+const extraHeaders = (req) => (req.headers["x-mock-extra-headers"] ? JSON.parse(req.headers["x-mock-extra-headers"]) : {});
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -106,7 +108,7 @@ class Listener {
     const record = { method: req.method, url: req.url, path: url.pathname, query: url.search, headers: req.headers, rawHeaders: req.rawHeaders, body };
     this.requests.push(record);
 
-    const extra = req.headers["x-mock-extra-headers"] ? JSON.parse(req.headers["x-mock-extra-headers"]) : {};
+    const extra = extraHeaders(req);
     const send = (status, payload, headers = {}) => {
       res.writeHead(status, { "content-type": "application/json", "x-request-id": `req_${this.requests.length}`, ...extra, ...headers });
       res.end(typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload));
@@ -167,7 +169,7 @@ class Listener {
     const interval = Number(req.headers["x-mock-interval-ms"] ?? 0);
     const hold = req.headers["x-mock-hold"];
     if (chunks > 0) events = Array.from({ length: chunks }, (_, i) => ({ data: { i, t: Date.now() } }));
-    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": `req_${this.requests.length}` });
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": `req_${this.requests.length}`, ...extraHeaders(req) });
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       const data = typeof e.data === "string" ? e.data : JSON.stringify(chunks > 0 ? { ...e.data, t: Date.now() } : e.data);

@@ -21,6 +21,8 @@ export default function () {
   return { get: fail, getWithMetadata: fail, put: fail, list: fail, delete: fail };
 }`;
 
+// `bindings` overrides the Worker's vars and secrets; a value of `undefined` removes that binding
+// (a secret never set with `wrangler secret put`).
 export async function startStack({ kvFailure = false, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
   const logs = [];
@@ -34,6 +36,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     GEMINI_UPSTREAM: upstreams?.gemini ?? mock.urls.gemini,
     ...bindings,
   };
+  for (const [name, value] of Object.entries(workerBindings)) if (value === undefined) delete workerBindings[name];
   const main = {
     name: "api-proxy",
     modules: true,
