@@ -47,7 +47,10 @@ fn ok_json(status: u16, value: &impl Serialize) -> web_sys::Response {
 pub fn is_authorized(req: &web_sys::Request, env: &Env) -> bool {
     let expected = env.secret("ADMIN_SECRET").map(|s| s.to_string()).unwrap_or_default();
     let presented = req.headers().get("authorization").ok().flatten().unwrap_or_default();
-    let presented = presented.strip_prefix("Bearer ").unwrap_or("");
+    let presented = match presented.split_once(' ') {
+        Some((scheme, value)) if scheme.eq_ignore_ascii_case("bearer") => value.trim(),
+        _ => "",
+    };
     secrets_match(presented, &expected)
 }
 

@@ -360,8 +360,9 @@ fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Head
 }
 
 /// The upstream response without the headers that reveal the operator's account, with `extra`
-/// set. The common case (nothing to change) returns the response untouched; otherwise only the
-/// headers are copied, never the body.
+/// set. When there is nothing to change the response is returned untouched; otherwise (real
+/// OpenAI answers carry `openai-organization` and `set-cookie`, so this is the usual path there)
+/// only the headers are copied, never the body.
 fn finish(response: web_sys::Response, extra: &[(&'static str, String)]) -> web_sys::Response {
     let upstream = response.headers();
     let private = DROPPED_RESPONSE_HEADERS.iter().any(|h| upstream.has(h).unwrap_or(false));
