@@ -11,6 +11,7 @@ use crate::urlencoded;
 
 pub const STYLESHEET: &str = include_str!("../templates/admin.css");
 pub const SCRIPT: &str = include_str!("../templates/admin.js");
+pub const ICON: &str = include_str!("../templates/icon.svg");
 
 /// What the base layout needs: the CSRF token of a signed-in session (which also shows "Sign out").
 #[derive(Default)]

@@ -12,7 +12,7 @@ use worker::{console_error, Env};
 
 use crate::admin_pages::{
     client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage, TokenForm,
-    TokenRow, SCRIPT, STYLESHEET,
+    TokenRow, ICON, SCRIPT, STYLESHEET,
 };
 use crate::session::{self, Session, SessionKey};
 use crate::token::is_token_id;
@@ -135,6 +135,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     match rest {
         "/assets/admin.css" => return respond(200, "text/css; charset=utf-8", STYLESHEET, &[]),
         "/assets/admin.js" => return respond(200, "text/javascript; charset=utf-8", SCRIPT, &[]),
+        "/assets/icon.svg" => return respond(200, "image/svg+xml", ICON, &[]),
         _ => {}
     }
     let secret = env.secret("ADMIN_SECRET").map(|s| s.to_string()).unwrap_or_default();

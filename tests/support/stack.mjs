@@ -68,7 +68,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
   async function admin(method, pathname, body) {
     const res = await fetch(url + pathname, {
       method,
-      headers: { authorization: `Bearer ${ADMIN_SECRET}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${workerBindings.ADMIN_SECRET}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -80,7 +80,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     mf,
     mock,
     logs,
-    adminSecret: ADMIN_SECRET,
+    adminSecret: workerBindings.ADMIN_SECRET,
     realKeys: REAL_KEYS,
     admin,
     /** Creates a token through the admin API; returns the API's JSON (id, token, record). */
