@@ -11,7 +11,7 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, Context, Env};
 use worker::web_sys::{self, Headers, RequestInit, RequestRedirect, ResponseInit};
 
-use crate::credentials::{drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
+use crate::credentials::{connection_listed, drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
 use crate::error_body::{error_body, error_shape, ErrorKind};
 use crate::policy::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
 use crate::provider::{detect, Detected, Detection, Inbound, Provider};
@@ -337,13 +337,14 @@ fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> Strin
 
 fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Headers {
     let headers = Headers::new().expect("Headers");
+    let hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
     if let Ok(Some(entries)) = js_sys::try_iter(inbound) {
         for entry in entries.flatten() {
             let pair: js_sys::Array = entry.unchecked_into();
             let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
                 continue;
             };
-            if !drop_request_header(&name) {
+            if !drop_request_header(&name) && !hop_by_hop.contains(&name) {
                 let _ = headers.append(&name, &value);
             }
         }
