@@ -15,7 +15,7 @@ afterAll(async () => { await stack?.dispose(); });
 beforeEach(() => stack.mock.reset());
 
 const ONE_A_DAY = { requests: 1, per_seconds: 86400 };
-const rateMessage = (retryAfter) => `This api-proxy token is limited to 1 requests per day; try again in ${retryAfter} s.`;
+const rateMessage = (retryAfter) => `This api-proxy token is limited to 1 request per day; try again in ${retryAfter} s.`;
 
 describe("openai", () => {
   const client = (apiKey) => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey, maxRetries: 0 });
@@ -106,7 +106,7 @@ describe("@google/genai", () => {
     expect(err.status).toBe(429);
     const { error } = JSON.parse(err.message);
     expect(error).toMatchObject({ code: 429, status: "RESOURCE_EXHAUSTED" });
-    expect(error.message).toMatch(/^This api-proxy token is limited to 1 requests per day; try again in \d+ s\.$/);
+    expect(error.message).toMatch(/^This api-proxy token is limited to 1 request per day; try again in \d+ s\.$/);
     expect(stack.mock.requests("gemini")).toHaveLength(1);
   });
 });
