@@ -217,6 +217,7 @@ async fn request_body(
     let too_large = || ProxyError::policy(shape, PolicyRefusal::BodyTooLarge);
     let declared = header(&req.headers(), "content-length").and_then(|l| l.parse::<usize>().ok());
     if declared.is_some_and(|l| l > MAX_MODEL_BODY_BYTES) {
+        discard_body(req).await;
         return Err(too_large());
     }
     if stream.is_none() {
@@ -231,6 +232,14 @@ async fn request_body(
     let model = model_from_json(&bytes.to_vec());
     policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
     Ok(Some(buffer))
+}
+
+/// Reads a refused body to its end without keeping it, so that a client still sending it reads our
+/// answer instead of a reset connection. The bytes stay in the runtime; none enter wasm.
+async fn discard_body(req: &web_sys::Request) {
+    if let (Some(body), Ok(sink)) = (req.body(), web_sys::WritableStream::new()) {
+        let _ = JsFuture::from(body.pipe_to(&sink)).await;
+    }
 }
 
 /// Counts the request against the token's rate limit, if it has one, in the token's Durable
