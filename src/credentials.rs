@@ -36,6 +36,18 @@ pub fn drop_request_header(name: &str) -> bool {
         || name.starts_with("x-forwarded-")
 }
 
+/// The header names a client's `Connection` header lists. They are hop-by-hop for that one
+/// connection (RFC 9110, 7.6.1), so they are not forwarded either. Lowercase, as `Headers`
+/// iterates names.
+pub fn connection_listed(connection: Option<&str>) -> Vec<String> {
+    connection
+        .unwrap_or("")
+        .split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
 /// Upstream response headers that reveal the operator's account, or set state in the client that
 /// belongs to the provider.
 pub const DROPPED_RESPONSE_HEADERS: [&str; 4] =
@@ -117,6 +129,13 @@ mod tests {
         ] {
             assert!(!drop_request_header(h), "{h}");
         }
+    }
+
+    #[test]
+    fn headers_named_in_connection_are_listed() {
+        assert_eq!(connection_listed(Some("keep-alive, X-Client-Hop ,,x-other")), ["keep-alive", "x-client-hop", "x-other"]);
+        assert!(connection_listed(Some("")).is_empty());
+        assert!(connection_listed(None).is_empty());
     }
 
     #[test]

@@ -145,7 +145,8 @@ impl PolicyRefusal {
                 MAX_MODEL_BODY_BYTES >> 20
             ),
             PolicyRefusal::RateLimited { limit, per_seconds, retry_after_seconds } => format!(
-                "This api-proxy token is limited to {limit} requests per {}; try again in {retry_after_seconds} s.",
+                "This api-proxy token is limited to {limit} request{} per {}; try again in {retry_after_seconds} s.",
+                if *limit == 1 { "" } else { "s" },
                 window_name(*per_seconds)
             ),
         }
@@ -530,6 +531,8 @@ mod tests {
         let e = PolicyRefusal::rate_limited(&limit, &decision);
         assert_eq!(e.kind(), ErrorKind::RateLimited);
         assert_eq!(e.message(), "This api-proxy token is limited to 60 requests per minute; try again in 12 s.");
+        let one = PolicyRefusal::RateLimited { limit: 1, per_seconds: 86_400, retry_after_seconds: 5 };
+        assert_eq!(one.message(), "This api-proxy token is limited to 1 request per day; try again in 5 s.");
         assert_eq!(PolicyRefusal::BodyTooLarge.kind(), ErrorKind::PayloadTooLarge);
         assert!(PolicyRefusal::BodyTooLarge.message().contains("32 MiB"));
     }

@@ -11,7 +11,7 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, Context, Env};
 use worker::web_sys::{self, Headers, RequestInit, RequestRedirect, ResponseInit};
 
-use crate::credentials::{drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
+use crate::credentials::{connection_listed, drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
 use crate::error_body::{error_body, error_shape, ErrorKind};
 use crate::policy::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
 use crate::provider::{detect, Detected, Detection, Inbound, Provider};
@@ -219,6 +219,7 @@ async fn request_body(
     let too_large = || ProxyError::policy(shape, PolicyRefusal::BodyTooLarge);
     let declared = header(&req.headers(), "content-length").and_then(|l| l.parse::<usize>().ok());
     if declared.is_some_and(|l| l > MAX_MODEL_BODY_BYTES) {
+        discard_body(req).await;
         return Err(too_large());
     }
     if stream.is_none() {
@@ -233,6 +234,14 @@ async fn request_body(
     let model = model_from_json(&bytes.to_vec());
     policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
     Ok(Some(buffer))
+}
+
+/// Reads a refused body to its end without keeping it, so that a client still sending it reads our
+/// answer instead of a reset connection. The bytes stay in the runtime; none enter wasm.
+async fn discard_body(req: &web_sys::Request) {
+    if let (Some(body), Ok(sink)) = (req.body(), web_sys::WritableStream::new()) {
+        let _ = JsFuture::from(body.pipe_to(&sink)).await;
+    }
 }
 
 /// Counts the request against the token's rate limit, if it has one, in the token's Durable
@@ -339,13 +348,14 @@ fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> Strin
 
 fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Headers {
     let headers = Headers::new().expect("Headers");
+    let hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
     if let Ok(Some(entries)) = js_sys::try_iter(inbound) {
         for entry in entries.flatten() {
             let pair: js_sys::Array = entry.unchecked_into();
             let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
                 continue;
             };
-            if !drop_request_header(&name) {
+            if !drop_request_header(&name) && !hop_by_hop.contains(&name) {
                 let _ = headers.append(&name, &value);
             }
         }
