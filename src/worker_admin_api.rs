@@ -155,7 +155,7 @@ pub async fn create_token(store: &TokenStore, body: &Value) -> Result<Created, C
     let new = parse_new_token(body).map_err(CreateError::Invalid)?;
     let plaintext = match &new.token {
         Some(custom) => custom.clone(),
-        None => token::generate().map_err(|e| StoreError(format!("no randomness: {e}")))?,
+        None => token::generate().map_err(|e| StoreError::unavailable(format!("no randomness: {e}")))?,
     };
     let id = token::hash_token(&plaintext);
     if new.token.is_some() && store.get(&id).await?.is_some() {
@@ -209,8 +209,12 @@ async fn patch(store: &TokenStore, id: &str, body: &Value) -> Result<web_sys::Re
 }
 
 async fn delete(store: &TokenStore, id: &str) -> Result<web_sys::Response, StoreError> {
-    if store.get(id).await?.is_none() {
-        return Ok(error(404, "No token with that id.", None));
+    match store.get(id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(error(404, "No token with that id.", None)),
+        // An unreadable record can still be deleted: that is how it gets repaired.
+        Err(e) if e.is_damaged() => {}
+        Err(e) => return Err(e),
     }
     store.delete(id).await?;
     Ok(json_response(200, &json!({"deleted": id}).to_string()))

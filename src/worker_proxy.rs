@@ -222,18 +222,47 @@ async fn request_body(
         discard_body(req).await;
         return Err(too_large());
     }
-    if stream.is_none() {
-        policy.check_model(None).map_err(|r| ProxyError::policy(shape, r))?;
-    }
+    let Some(body) = req.body() else {
+        return policy.check_model(None).map(|()| None).map_err(|r| ProxyError::policy(shape, r));
+    };
     let unreadable = |_| ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read.");
-    let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?).await.map_err(unreadable)?;
-    let bytes = js_sys::Uint8Array::new(&buffer);
-    if bytes.length() as usize > MAX_MODEL_BODY_BYTES {
-        return Err(too_large());
-    }
+    let bytes = read_capped(body, MAX_MODEL_BODY_BYTES).await.map_err(unreadable)?.ok_or_else(too_large)?;
     let model = model_from_json(&bytes.to_vec());
     policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
-    Ok(Some(buffer))
+    Ok(Some(bytes.into()))
+}
+
+/// Reads a body of at most `cap` bytes, chunk by chunk, so an undeclared length cannot make the
+/// Worker hold more than that. Past the cap the rest is drained in the runtime (see
+/// `discard_body`) and the answer is `None`.
+async fn read_capped(body: web_sys::ReadableStream, cap: usize) -> Result<Option<js_sys::Uint8Array>, JsValue> {
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let chunks = js_sys::Array::new();
+    let mut total = 0usize;
+    loop {
+        let result = JsFuture::from(reader.read()).await?;
+        if js_sys::Reflect::get(&result, &"done".into())?.is_truthy() {
+            break;
+        }
+        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&result, &"value".into())?.unchecked_into();
+        total += chunk.length() as usize;
+        if total > cap {
+            reader.release_lock();
+            if let Ok(sink) = web_sys::WritableStream::new() {
+                let _ = JsFuture::from(body.pipe_to(&sink)).await;
+            }
+            return Ok(None);
+        }
+        chunks.push(&chunk);
+    }
+    let bytes = js_sys::Uint8Array::new_with_length(total as u32);
+    let mut offset = 0;
+    for chunk in chunks.iter() {
+        let chunk: js_sys::Uint8Array = chunk.unchecked_into();
+        bytes.set(&chunk, offset);
+        offset += chunk.length();
+    }
+    Ok(Some(bytes))
 }
 
 /// Reads a refused body to its end without keeping it, so that a client still sending it reads our
@@ -280,8 +309,14 @@ async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> R
         Err(e) => Err(e),
     };
     let record = record.map_err(|e| {
-        console_error!("token store unavailable: {}", e.0);
-        ProxyError::new(shape, ErrorKind::Unavailable, "The token store is unavailable; try again shortly.")
+        if e.is_damaged() {
+            console_error!("token record unreadable: {}", e.0);
+            // Fail closed, and say so: retrying will not help.
+            ProxyError::new(shape, ErrorKind::Unauthenticated, "This api-proxy token's stored record is unreadable; ask the operator to recreate it.")
+        } else {
+            console_error!("token store unavailable: {}", e.0);
+            ProxyError::new(shape, ErrorKind::Unavailable, "The token store is unavailable; try again shortly.")
+        }
     })?;
     match TokenRecord::authorize(record.as_ref(), detected.provider) {
         Ok(()) => Ok((id, record.expect("authorized records exist"))),

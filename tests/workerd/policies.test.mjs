@@ -67,6 +67,29 @@ test("other damaged policy values in a stored record refuse rather than allow", 
   expect(stack.mock.requests()).toEqual([]);
 });
 
+test("a record that no longer reads is refused as unreadable, stays out of the list, and can be deleted", async () => {
+  const kv = await stack.mf.getKVNamespace("TOKENS");
+  const healthy = await stack.createToken({ label: "healthy" });
+  const broken = await stack.createToken({ label: "broken" });
+  const record = JSON.parse(await kv.get(broken.id));
+  // Written without metadata, as a record too large for it would be, so listing must read it.
+  await kv.put(broken.id, JSON.stringify({ ...record, rate_limit: "lots" }));
+
+  const { status, json } = await send(stack, "openai", broken.token);
+  expect(status).toBe(401);
+  expect(errorMessage(json)).toBe("This api-proxy token's stored record is unreadable; ask the operator to recreate it.");
+
+  const list = await stack.admin("GET", "/admin/api/tokens");
+  expect(list.status).toBe(200);
+  const ids = list.body.tokens.map((t) => t.id);
+  expect(ids).toContain(healthy.id);
+  expect(ids).not.toContain(broken.id);
+
+  expect((await stack.admin("DELETE", `/admin/api/tokens/${broken.id}`)).status).toBe(200);
+  expect(await kv.get(broken.id)).toBeNull();
+  expect(stack.mock.requests()).toEqual([]);
+});
+
 describe("rate_limit", () => {
   const limitHeaders = (res) => ({
     limit: res.headers.get("x-ratelimit-limit-requests"),
