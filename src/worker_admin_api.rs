@@ -8,6 +8,7 @@ use worker::web_sys;
 use worker::{console_error, Env};
 
 use crate::token::{self, is_token_id, TokenRecord};
+use crate::worker_entry::now_unix;
 use crate::token_admin::{parse_new_token, parse_patch, secrets_match, FieldError};
 use crate::worker_proxy::json_response;
 use crate::worker_token_store::{StoreError, TokenStore};
@@ -126,10 +127,6 @@ async fn show(store: &TokenStore, id: &str) -> Result<web_sys::Response, StoreEr
         }
         None => error(404, "No token with that id.", None),
     })
-}
-
-pub fn now_unix() -> i64 {
-    (js_sys::Date::now() / 1000.0) as i64
 }
 
 pub struct Created {

@@ -18,7 +18,8 @@ use crate::session::{self, Session, SessionKey};
 use crate::token::is_token_id;
 use crate::token_admin::{parse_patch, secrets_match};
 use crate::urlencoded;
-use crate::worker_admin_api::{create_token, now_unix, CreateError};
+use crate::worker_admin_api::{create_token, CreateError};
+use crate::worker_entry::now_unix;
 use crate::worker_limiter;
 use crate::worker_token_store::{StoreError, TokenStore};
 

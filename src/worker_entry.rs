@@ -24,3 +24,8 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     }
     Ok(worker_proxy::handle(req, &url, &env, &ctx).await)
 }
+
+/// The Worker's clock, in Unix seconds (it stands still during a request, as the runtime keeps it).
+pub fn now_unix() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}

@@ -31,7 +31,7 @@ impl DurableObject for Limiter {
         let hit: HitRequest = req.json().await?;
         let storage = self.state.storage();
         let stored: Window = storage.get("window").await?.unwrap_or_default();
-        let now = (js_sys::Date::now() / 1000.0) as u64;
+        let now = crate::worker_entry::now_unix() as u64;
         let (decision, window) = fixed_window::hit(stored, hit.limit, hit.window_secs, now, hit.cost);
         if window != stored {
             storage.put("window", window).await?;

@@ -16,6 +16,7 @@ use crate::error_body::{error_body, error_shape, ErrorKind};
 use crate::policy::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
 use crate::provider::{detect, Detected, Detection, Inbound, Provider};
 use crate::token::{self, Refusal, TokenRecord};
+use crate::worker_entry::now_unix;
 use crate::worker_token_store::TokenStore;
 use crate::{cors, timestamp, worker_limiter};
 
@@ -146,7 +147,7 @@ async fn forward(
     let client_ip = header(&inbound, "cf-connecting-ip");
     policy
         .check(&RequestFacts {
-            now_unix: (js_sys::Date::now() / 1000.0) as i64,
+            now_unix: now_unix(),
             client_ip: client_ip.as_deref(),
             origin,
             upstream_path: &detected.upstream_path,
@@ -339,7 +340,7 @@ thread_local! {
 /// Records the day a token was last used, at most once per token and day, off the response path:
 /// the write happens in `wait_until`, after a KV read shows the stored day is older.
 fn note_use(id: String, env: &Env, ctx: &Context) {
-    let today = timestamp::format_date((js_sys::Date::now() / 1000.0) as i64);
+    let today = timestamp::format_date(now_unix());
     let fresh = RECORDED_USE.with(|seen| {
         let mut seen = seen.borrow_mut();
         if seen.get(&id) == Some(&today) {
