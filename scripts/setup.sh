@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, idempotently: a Rust that can target wasm32, worker-build and the
-# matching wasm-bindgen-cli, the npm packages, and (with --test) the Python venv and Chromium.
+# matching wasm-bindgen-cli, the npm packages, with --test the Python venv, Chromium, nginx and wrk,
+# and with --bench nginx and wrk.
 #
 # Two routes to a wasm32 Rust: `rustup target add` where rustup can download (a laptop), and, where it
 # cannot (a machine that only reaches package registries), Debian's rustc-web with a wasm32 std built
@@ -95,12 +96,24 @@ install_test_tools() {
   fi
 }
 
+# The benchmark's nginx target and load generator. On a machine with systemd, installing nginx
+# also starts Debian's default site on port 80; the benchmark runs its own nginx regardless.
+install_bench_tools() {
+  local pkgs=()
+  command -v wrk >/dev/null || pkgs+=(wrk)
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || pkgs+=(nginx-light)
+  [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
+}
+
 main() {
   install_wasm_rust
   cargo_install worker-build "$WORKER_BUILD_VERSION" worker-build
   cargo_install wasm-bindgen-cli "$(wasm_bindgen_version)" wasm-bindgen
   install_node_packages
-  if [ "${1:-}" = "--test" ]; then install_test_tools; fi
+  case "${1:-}" in
+    --test) install_test_tools && install_bench_tools ;;
+    --bench) install_bench_tools ;;
+  esac
 }
 
 main "$@"

@@ -1,0 +1,581 @@
+// The benchmark: api_proxy against the platform's floor and against what users would run instead,
+// in one run on one machine. See the README's "Benchmark" section for what each figure means.
+//
+//   node bench/run.mjs            full run; writes bench/results/latest.json (build the Worker first)
+//   node bench/run.mjs --smoke    tiny sizes and durations; writes bench/tmp/smoke.json
+//   --out FILE                    write the JSON elsewhere
+//
+// Targets, all on 127.0.0.1 and all in front of the same mock upstream (bench/mock-upstream.mjs):
+//   direct          the mock itself, the real key sent by the client
+//   nginx           Debian's nginx with bench/nginx.conf.template
+//   js_passthrough  bench/js-passthrough.mjs in its own workerd
+//   api_proxy       build/index.js in its own workerd, local KV holding one token
+// Each Worker gets its own workerd process (one Miniflare each), so CPU and memory are read per
+// target from /proc. Requests reach workerd's own socket (Miniflare's unsafeDirectSockets), with
+// neither wrangler dev's Node proxy nor Miniflare's entry worker in the path; the run checks which
+// process owns each listening port.
+
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Log, LogLevel, Miniflare } from "miniflare";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const TARGETS = ["direct", "nginx", "js_passthrough", "api_proxy"];
+const PROXIES = ["nginx", "js_passthrough", "api_proxy"];
+const REAL_KEY = "sk-real-openai-key-bench-000000000000";
+const NGINX_TOKEN = "bench-nginx-token-0123456789abcdef";
+const ADMIN_SECRET = "bench-admin-secret-0123456789abcdef";
+const MiB = 1024 * 1024;
+
+const FULL = {
+  connections: 16, warmupSeconds: 2, seconds: 8, rounds: 3,
+  sseChunks: 50, sseIntervalMs: 20, sseStreams: 3,
+  transferBytes: 100 * MiB, startupRuns: 3, deadlineSeconds: 900,
+};
+const SMOKE = {
+  connections: 2, warmupSeconds: 0, seconds: 1, rounds: 1,
+  sseChunks: 5, sseIntervalMs: 5, sseStreams: 1,
+  transferBytes: 1 * MiB, startupRuns: 1, deadlineSeconds: 100,
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+const log = (...a) => process.stderr.write(`[bench] ${a.join(" ")}\n`);
+
+// ---------- /proc ----------
+
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
+
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    // Fields after the ")" that closes comm: state is 3rd overall, utime 14th, stime 15th.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / CLK_TCK;
+}
+
+function statusKiB(pid, field) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+  return m ? Number(m[1]) : 0;
+}
+
+const rssKiB = (pids) => pids.reduce((s, p) => s + statusKiB(p, "VmRSS"), 0);
+const peakKiB = (pids) => pids.reduce((s, p) => s + statusKiB(p, "VmHWM"), 0);
+
+// Resets VmHWM to the current RSS (Linux >= 4.0), so the peak of one transfer can be read.
+function resetPeak(pids) {
+  try {
+    for (const p of pids) fs.writeFileSync(`/proc/${p}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function childPids(parent, comm) {
+  return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      return name === comm && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent;
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+// The pid that owns the socket listening on 127.0.0.1:port.
+function listeningPid(port) {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const line = fs.readFileSync("/proc/net/tcp", "utf8").split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1]?.endsWith(`:${hexPort}`) && f[3] === "0A");
+  if (!line) return null;
+  const socket = `socket:[${line[9]}]`;
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readdirSync(`/proc/${pid}/fd`).some((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === socket)) return Number(pid);
+    } catch { /* gone or not ours */ }
+  }
+  return null;
+}
+
+// ---------- HTTP client ----------
+
+// One request; resolves with status, the body (unless discarded) and its length.
+function request(url, { method = "GET", headers = {}, body, discard = false, onData } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: { "accept-encoding": "identity", ...headers }, agent: false }, (res) => {
+      const chunks = [];
+      let length = 0;
+      res.on("data", (c) => {
+        length += c.length;
+        if (onData) onData(c);
+        else if (!discard) chunks.push(c);
+      });
+      res.on("end", () => resolve({ status: res.statusCode, length, text: discard ? "" : Buffer.concat(chunks).toString() }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    if (typeof body === "function") body(req).then(() => req.end(), reject);
+    else req.end(body);
+  });
+}
+
+const CHAT_BODY = JSON.stringify({
+  model: "gpt-4o-mini",
+  messages: [
+    { role: "system", content: "You are a helpful assistant. ".repeat(12).trim() },
+    { role: "user", content: "Tell me something short about reverse proxies, please. ".repeat(11).trim() },
+  ],
+  max_tokens: 200,
+});
+
+const chat = (target, extraHeaders = {}) => request(`${target.url}/v1/chat/completions`, {
+  method: "POST",
+  headers: { authorization: target.auth, "content-type": "application/json", ...extraHeaders },
+  body: CHAT_BODY,
+});
+
+async function untilOk(target, deadlineMs = 30_000) {
+  const end = nowMs() + deadlineMs;
+  for (;;) {
+    try {
+      if ((await chat(target)).status === 200) return;
+    } catch { /* not listening yet */ }
+    if (nowMs() > end) throw new Error(`${target.name} never answered 200`);
+    await sleep(2);
+  }
+}
+
+// ---------- targets ----------
+
+function compatibilityDate() {
+  return fs.readFileSync(path.join(root, "wrangler.toml"), "utf8").match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
+}
+
+function startMock() {
+  const child = spawn(process.execPath, [path.join(root, "bench/mock-upstream.mjs")], {
+    env: { ...process.env, BENCH_REAL_KEY: REAL_KEY },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`mock upstream exited (${code})`)));
+    child.stdout.once("data", (d) => {
+      const port = Number(d.toString().match(/READY (\d+)/)[1]);
+      resolve({ name: "direct", url: `http://127.0.0.1:${port}`, auth: `Bearer ${REAL_KEY}`, pids: [child.pid], stop: async () => child.kill() });
+    });
+  });
+}
+
+async function freePort() {
+  const server = http.createServer();
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function startNginx(upstream, dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const conf = fs.readFileSync(path.join(root, "bench/nginx.conf.template"), "utf8")
+    .replaceAll("@DIR@", dir).replaceAll("@PORT@", String(port)).replaceAll("@TOKEN@", NGINX_TOKEN)
+    .replaceAll("@REAL_KEY@", REAL_KEY).replaceAll("@UPSTREAM@", new URL(upstream.url).host);
+  fs.writeFileSync(path.join(dir, "nginx.conf"), conf);
+  const nginx = fs.existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx";
+  const child = spawn(nginx, ["-p", dir, "-e", path.join(dir, "error.log"), "-c", path.join(dir, "nginx.conf")], { stdio: "inherit" });
+  const exited = new Promise((r) => child.once("exit", r));
+  const target = {
+    name: "nginx", url: `http://127.0.0.1:${port}`, auth: `Bearer ${NGINX_TOKEN}`, port,
+    get pids() { return [child.pid, ...childPids(child.pid, "nginx")]; },
+    ownerPids: () => [child.pid, ...childPids(child.pid, "nginx")],
+    stop: async () => { child.kill("SIGQUIT"); await Promise.race([exited, sleep(5000)]); child.kill("SIGKILL"); },
+  };
+  return target;
+}
+
+async function startWorkerd(name, { kvDir, auth }) {
+  const upstream = startWorkerd.upstream;
+  const before = new Set(childPids(process.pid, "workerd"));
+  const logs = [];
+  const worker = name === "api_proxy"
+    ? {
+      scriptPath: path.join(root, "build/index.js"),
+      modulesRoot: path.join(root, "build"),
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+      bindings: { OPENAI_API_KEY: REAL_KEY, ADMIN_SECRET, OPENAI_UPSTREAM: upstream.url },
+      kvNamespaces: ["TOKENS"],
+    }
+    : {
+      scriptPath: path.join(root, "bench/js-passthrough.mjs"),
+      bindings: { OPENAI_API_KEY: REAL_KEY, OPENAI_UPSTREAM: upstream.url },
+    };
+  const mf = new Miniflare({
+    name,
+    modules: true,
+    compatibilityDate: compatibilityDate(),
+    ...worker,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    ...(kvDir ? { kvPersist: kvDir } : {}),
+    host: "127.0.0.1",
+    port: 0,
+    log: new Log(LogLevel.WARN),
+    cf: { colo: "LOC", country: "XX", asn: 0 },
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on("data", (d) => logs.push(d.toString()));
+      stderr.on("data", (d) => logs.push(d.toString()));
+    },
+  });
+  await mf.ready;
+  const url = (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
+  const pids = childPids(process.pid, "workerd").filter((p) => !before.has(p));
+  if (pids.length !== 1) throw new Error(`expected one new workerd process, found ${pids.length}`);
+  return { name, url, auth, port: Number(new URL(url).port), pids, ownerPids: () => pids, logs, stop: () => mf.dispose() };
+}
+
+// The token api_proxy checks, created through its own admin API into the persisted local KV.
+async function seedToken(kvDir) {
+  const seeder = await startWorkerd("api_proxy", { kvDir });
+  try {
+    const res = await request(`${seeder.url}/admin/api/tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_SECRET}`, "content-type": "application/json" },
+      body: JSON.stringify({ label: "bench", providers: ["openai"] }),
+    });
+    if (res.status !== 201) throw new Error(`creating the bench token failed: ${res.status} ${res.text}`);
+    return JSON.parse(res.text).token;
+  } finally {
+    await seeder.stop();
+  }
+}
+
+// ---------- measurements ----------
+
+function bundle(outdir) {
+  const r = spawnSync(path.join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+    cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, encoding: "utf8", timeout: 600_000,
+  });
+  const m = `${r.stdout}${r.stderr}`.match(/Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/);
+  if (!m) throw new Error(`wrangler deploy --dry-run printed no sizes:\n${r.stdout}\n${r.stderr}`);
+  return { total_kib: Number(m[1]), gzip_kib: Number(m[2]) };
+}
+
+function wrk(target, seconds, connections) {
+  const bodyFile = path.join(wrk.dir, "chat.json");
+  fs.writeFileSync(bodyFile, CHAT_BODY);
+  const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", path.join(root, "bench/wrk-post.lua"), `${target.url}/v1/chat/completions`], {
+    env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_AUTH: target.auth }, encoding: "utf8", timeout: (seconds + 30) * 1000,
+  });
+  const line = r.stdout?.split("\n").find((l) => l.startsWith("WRK "));
+  if (!line) throw new Error(`wrk failed against ${target.name}: ${r.error ?? ""}${r.stderr}`);
+  const out = JSON.parse(line.slice(4));
+  if (out.errors || out.status_errors || !out.requests) throw new Error(`wrk against ${target.name}: ${line}`);
+  return out;
+}
+
+// Rounds rotate the order of the targets so that a burst of load from elsewhere on the machine
+// does not land on one target only; each figure is the median over rounds, CPU the total.
+function throughput(targets, cfg) {
+  const runs = Object.fromEntries(targets.map((t) => [t.name, []]));
+  const cpu = Object.fromEntries(targets.map((t) => [t.name, { seconds: 0, requests: 0 }]));
+  if (cfg.warmupSeconds) for (const t of targets) wrk(t, cfg.warmupSeconds, cfg.connections);
+  for (let round = 0; round < cfg.rounds; round++) {
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[(i + round) % targets.length];
+      const before = cpuSeconds(t.pids);
+      const r = wrk(t, cfg.seconds, cfg.connections);
+      cpu[t.name].seconds += cpuSeconds(t.pids) - before;
+      cpu[t.name].requests += r.requests;
+      runs[t.name].push(r);
+      log(`throughput round ${round + 1} ${t.name}: ${(r.requests / (r.duration_us / 1e6)).toFixed(0)} req/s`);
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  return {
+    throughput: Object.fromEntries(Object.entries(runs).map(([name, rs]) => [name, {
+      rps: round1(median(rs.map((r) => r.requests / (r.duration_us / 1e6)))),
+      p50_ms: round3(median(rs.map((r) => r.p50_us / 1000))),
+      p99_ms: round3(median(rs.map((r) => r.p99_us / 1000))),
+    }])),
+    cpu_us_per_request: Object.fromEntries(Object.entries(cpu).filter(([name]) => PROXIES.includes(name))
+      .map(([name, c]) => [name, round1((c.seconds * 1e6) / c.requests)])),
+  };
+}
+
+// Per event: the time from the mock's write to the client's read of the whole event, on the
+// CLOCK_MONOTONIC both processes share.
+async function streamLatencies(target, cfg) {
+  const latencies = [];
+  for (let s = 0; s < cfg.sseStreams; s++) {
+    let buffer = "";
+    const res = await request(`${target.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: target.auth, "content-type": "application/json", "x-bench-chunks": String(cfg.sseChunks), "x-bench-interval-ms": String(cfg.sseIntervalMs) },
+      body: JSON.stringify({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "hi" }] }),
+      onData(chunk) {
+        const arrived = process.hrtime.bigint();
+        buffer += chunk.toString();
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const sent = BigInt(JSON.parse(event.replace(/^data: /, "")).sent_ns);
+          latencies.push(Number(arrived - sent) / 1e6);
+        }
+      },
+    });
+    if (res.status !== 200) throw new Error(`stream through ${target.name}: ${res.status}`);
+  }
+  if (latencies.length !== cfg.sseStreams * cfg.sseChunks) throw new Error(`stream through ${target.name}: ${latencies.length} events`);
+  return latencies;
+}
+
+function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+async function streaming(targets, cfg) {
+  // A first stream per target warms up the JITs on the way.
+  for (const t of targets) await streamLatencies(t, { ...cfg, sseStreams: 1, sseChunks: 3 });
+  const lat = {};
+  for (const t of targets) lat[t.name] = await streamLatencies(t, cfg);
+  // What every target pays anyway: direct's median time from write to read.
+  const floor = percentile(lat.direct, 50);
+  return Object.fromEntries(targets.map((t) => {
+    const extra = lat[t.name].map((l) => l - floor);
+    return [t.name, { max_extra_ms: round3(Math.max(...extra)), p99_extra_ms: round3(percentile(extra, 99)) }];
+  }));
+}
+
+// Samples RSS while a transfer runs, besides the kernel's own peak, in case clear_refs is refused.
+async function withPeakRss(target, run) {
+  const pids = PROXIES.includes(target.name) ? target.pids : [];
+  const base = rssKiB(pids);
+  const resetOk = resetPeak(pids);
+  let sampled = base;
+  const timer = setInterval(() => { sampled = Math.max(sampled, rssKiB(pids)); }, 10);
+  const t0 = nowMs();
+  try {
+    await run();
+  } finally {
+    clearInterval(timer);
+  }
+  const seconds = (nowMs() - t0) / 1000;
+  const peak = Math.max(sampled, resetOk ? peakKiB(pids) : 0);
+  return { seconds, peak_rss_delta_mb: pids.length ? round1((peak - base) / 1024) : undefined };
+}
+
+async function upload(target, bytes) {
+  const chunk = Buffer.alloc(64 * 1024, "u");
+  let reply;
+  const m = await withPeakRss(target, async () => {
+    reply = await request(`${target.url}/v1/files`, {
+      method: "POST",
+      headers: { authorization: target.auth, "content-type": "application/octet-stream", "content-length": String(bytes) },
+      async body(req) {
+        for (let sent = 0; sent < bytes; sent += chunk.length) {
+          if (!req.write(chunk.subarray(0, Math.min(chunk.length, bytes - sent)))) await new Promise((r) => req.once("drain", r));
+        }
+      },
+    });
+  });
+  if (reply.status !== 200 || JSON.parse(reply.text).bytes !== bytes) throw new Error(`upload through ${target.name}: ${reply.status} ${reply.text}`);
+  return figure(m, bytes);
+}
+
+async function download(target, bytes) {
+  let reply;
+  const m = await withPeakRss(target, async () => {
+    reply = await request(`${target.url}/v1/files/bench/content?bytes=${bytes}`, { headers: { authorization: target.auth }, discard: true });
+  });
+  if (reply.status !== 200 || reply.length !== bytes) throw new Error(`download through ${target.name}: ${reply.status}, ${reply.length} bytes`);
+  return figure(m, bytes);
+}
+
+const figure = (m, bytes) => ({ mb_per_s: round1(bytes / MiB / m.seconds), ...(m.peak_rss_delta_mb === undefined ? {} : { peak_rss_delta_mb: m.peak_rss_delta_mb }) });
+
+async function startupMs(start) {
+  const t0 = nowMs();
+  const target = await start();
+  try {
+    await untilOk(target);
+    return nowMs() - t0;
+  } finally {
+    await target.stop();
+  }
+}
+
+const round1 = (x) => Math.round(x * 10) / 10;
+const round3 = (x) => Math.round(x * 1000) / 1000;
+
+// ---------- report ----------
+
+function machine() {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, node ${process.versions.node}`;
+}
+
+// Which figure each goal reads, and whether api_proxy meets it.
+const GOALS = [
+  ["throughput rps", (r) => ratio(r.throughput.api_proxy.rps, r.throughput.js_passthrough.rps), (x) => x >= 0.9, ">= 0.9 x js"],
+  ["cpu us/request", (r) => ratio(r.cpu_us_per_request.api_proxy, r.cpu_us_per_request.js_passthrough), (x) => x <= 1.3, "<= 1.3 x js"],
+  ["stream max extra ms", (r) => r.stream.api_proxy.max_extra_ms, (x) => x < 2, "< 2 ms"],
+  ["upload peak RSS MB", (r) => r.upload_100mb.api_proxy.peak_rss_delta_mb, (x) => x < 16, "< 16 MB"],
+  ["download peak RSS MB", (r) => r.download_100mb.api_proxy.peak_rss_delta_mb, (x) => x < 16, "< 16 MB"],
+  ["bundle gzip KiB", (r) => r.bundle.gzip_kib, (x) => x < 250, "< 250 KiB"],
+  ["startup ms", (r) => ratio(r.startup_ms.api_proxy, r.startup_ms.js_passthrough), (x) => x <= 1.5, "<= 1.5 x js"],
+];
+
+function ratio(a, b) {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? Math.round((a / b) * 100) / 100 : undefined;
+}
+
+export function table(r) {
+  const rows = [
+    ["throughput rps", (t) => r.throughput[t]?.rps],
+    ["latency p50 ms", (t) => r.throughput[t]?.p50_ms],
+    ["latency p99 ms", (t) => r.throughput[t]?.p99_ms],
+    ["cpu us/request", (t) => r.cpu_us_per_request[t]],
+    ["stream max extra ms", (t) => r.stream[t]?.max_extra_ms],
+    ["stream p99 extra ms", (t) => r.stream[t]?.p99_extra_ms],
+    ["upload MB/s", (t) => r.upload_100mb[t]?.mb_per_s],
+    ["upload peak RSS MB", (t) => r.upload_100mb[t]?.peak_rss_delta_mb],
+    ["download MB/s", (t) => r.download_100mb[t]?.mb_per_s],
+    ["download peak RSS MB", (t) => r.download_100mb[t]?.peak_rss_delta_mb],
+    ["startup ms", (t) => r.startup_ms[t]],
+  ];
+  const goal = Object.fromEntries(GOALS.map(([name, read, ok, text]) => {
+    const v = read(r);
+    return [name, v === undefined ? text : `${text}: ${ok(v) ? "met" : "MISSED"}`];
+  }));
+  const cell = (v) => (v === undefined ? "-" : String(v));
+  const lines = [["figure", ...TARGETS, "api/js", "goal"]];
+  for (const [name, get] of rows) {
+    lines.push([name, ...TARGETS.map((t) => cell(get(t))), cell(ratio(get("api_proxy"), get("js_passthrough"))), goal[name] ?? ""]);
+  }
+  lines.push(["bundle total KiB", "", "", "", cell(r.bundle.total_kib), "", ""]);
+  lines.push(["bundle gzip KiB", "", "", "", cell(r.bundle.gzip_kib), "", goal["bundle gzip KiB"]]);
+  const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  const fmt = (l) => `| ${l.map((c, i) => (i === 0 || i === l.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+  return [fmt(lines[0]), `|${widths.map((w, i) => (i === 0 || i === widths.length - 1 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...lines.slice(1).map(fmt)].join("\n");
+}
+
+// ---------- main ----------
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const smoke = argv.includes("--smoke");
+  const cfg = smoke ? SMOKE : FULL;
+  const outIndex = argv.indexOf("--out");
+  const out = outIndex >= 0 ? path.resolve(argv[outIndex + 1]) : path.join(root, smoke ? "bench/tmp/smoke.json" : "bench/results/latest.json");
+  const tmp = path.join(root, "bench/tmp", smoke ? "smoke" : "full");
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  wrk.dir = tmp;
+  if (!fs.existsSync(path.join(root, "build/index.js"))) throw new Error("build/index.js is missing: run scripts/build-worker.sh first");
+
+  const running = [];
+  const stopAll = async () => { for (const t of running.splice(0).reverse()) await t.stop().catch(() => {}); };
+  // Stops by itself, whatever hangs.
+  const deadline = setTimeout(async () => {
+    log(`deadline of ${cfg.deadlineSeconds} s reached; stopping`);
+    await stopAll();
+    process.exit(2);
+  }, cfg.deadlineSeconds * 1000);
+  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, async () => { await stopAll(); process.exit(130); });
+
+  const loadBefore = os.loadavg();
+  try {
+    log("bundle: wrangler deploy --dry-run");
+    const bundleSizes = bundle(path.join(tmp, "bundle"));
+
+    const mock = await startMock();
+    running.push(mock);
+    startWorkerd.upstream = mock;
+    const kvDir = path.join(tmp, "kv");
+    const token = await seedToken(kvDir);
+    const starters = {
+      nginx: () => startNginx(mock, path.join(tmp, "nginx")),
+      js_passthrough: () => startWorkerd("js_passthrough", { auth: `Bearer ${token}` }),
+      api_proxy: () => startWorkerd("api_proxy", { kvDir, auth: `Bearer ${token}` }),
+    };
+
+    log("startup");
+    const startups = Object.fromEntries(PROXIES.map((name) => [name, []]));
+    for (let i = 0; i < cfg.startupRuns; i++) {
+      for (const name of PROXIES) startups[name].push(await startupMs(starters[name]));
+    }
+    const startup = Object.fromEntries(PROXIES.map((name) => [name, round1(percentile(startups[name], 50))]));
+
+    const targets = [mock];
+    for (const name of PROXIES) {
+      const t = await starters[name]();
+      running.push(t);
+      targets.push(t);
+    }
+    const servedBy = {};
+    for (const t of targets.slice(1)) {
+      await untilOk(t);
+      const owner = listeningPid(t.port);
+      if (!t.ownerPids().includes(owner)) throw new Error(`${t.name}: port ${t.port} is owned by pid ${owner}, not by ${t.ownerPids()}`);
+      servedBy[t.name] = `${fs.readFileSync(`/proc/${owner}/comm`, "utf8").trim()} pid ${owner}`;
+      if (t.name !== "js_passthrough") {
+        const refused = await chat({ ...t, auth: "Bearer not-the-token-0123456789abcdefgh" });
+        if (refused.status !== 401) throw new Error(`${t.name} let a wrong token through (${refused.status})`);
+      }
+    }
+    log(`served by: ${JSON.stringify(servedBy)}`);
+
+    log("throughput");
+    const tp = throughput(targets, cfg);
+    log("streaming");
+    const stream = await streaming(targets, cfg);
+    log("upload and download");
+    const up = {};
+    const down = {};
+    for (const t of targets) {
+      await upload(t, MiB);
+      await download(t, MiB);
+      up[t.name] = await upload(t, cfg.transferBytes);
+      down[t.name] = await download(t, cfg.transferBytes);
+      log(`${t.name}: up ${up[t.name].mb_per_s} MB/s, down ${down[t.name].mb_per_s} MB/s`);
+    }
+
+    const result = {
+      throughput: tp.throughput,
+      cpu_us_per_request: tp.cpu_us_per_request,
+      stream,
+      upload_100mb: up,
+      download_100mb: down,
+      bundle: bundleSizes,
+      startup_ms: startup,
+      machine: machine(),
+      date: new Date().toISOString(),
+      load_average_1m: { before: round1(loadBefore[0]), after: round1(os.loadavg()[0]) },
+      settings: { smoke, ...cfg, transfer_mb: cfg.transferBytes / MiB, served_by: servedBy },
+    };
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`\n${table(result)}\n\n${result.date}, ${result.machine}; load average ${result.load_average_1m.before} -> ${result.load_average_1m.after}\nwritten to ${path.relative(root, out)}\n`);
+  } finally {
+    clearTimeout(deadline);
+    await stopAll();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().then(() => process.exit(0), (e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
