@@ -29,17 +29,18 @@ const PROXIES = ["nginx", "js_passthrough", "api_proxy"];
 const REAL_KEY = "sk-real-openai-key-bench-000000000000";
 const NGINX_TOKEN = "bench-nginx-token-0123456789abcdef";
 const ADMIN_SECRET = "bench-admin-secret-0123456789abcdef";
+// "MB" in every figure and name means MiB, 2^20 bytes (what /proc reports memory in).
 const MiB = 1024 * 1024;
 
 const FULL = {
   connections: 16, warmupSeconds: 2, seconds: 8, rounds: 3,
   sseChunks: 50, sseIntervalMs: 20, sseStreams: 3,
-  transferBytes: 100 * MiB, startupRuns: 3, deadlineSeconds: 900,
+  transferBytes: 100 * MiB, transferRuns: 5, startupRuns: 3, deadlineSeconds: 900,
 };
 const SMOKE = {
   connections: 2, warmupSeconds: 0, seconds: 1, rounds: 1,
   sseChunks: 5, sseIntervalMs: 5, sseStreams: 1,
-  transferBytes: 1 * MiB, startupRuns: 1, deadlineSeconds: 100,
+  transferBytes: 1 * MiB, transferRuns: 1, startupRuns: 1, deadlineSeconds: 100,
 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +51,7 @@ const log = (...a) => process.stderr.write(`[bench] ${a.join(" ")}\n`);
 
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
 
-function cpuSeconds(pids) {
+export function cpuSeconds(pids) {
   let ticks = 0;
   for (const pid of pids) {
     // Fields after the ")" that closes comm: state is 3rd overall, utime 14th, stime 15th.
@@ -138,13 +139,13 @@ const CHAT_BODY = JSON.stringify({
   max_tokens: 200,
 });
 
-const chat = (target, extraHeaders = {}) => request(`${target.url}/v1/chat/completions`, {
+export const chat = (target, extraHeaders = {}) => request(`${target.url}/v1/chat/completions`, {
   method: "POST",
   headers: { authorization: target.auth, "content-type": "application/json", ...extraHeaders },
   body: CHAT_BODY,
 });
 
-async function untilOk(target, deadlineMs = 30_000) {
+export async function untilOk(target, deadlineMs = 30_000) {
   const end = nowMs() + deadlineMs;
   for (;;) {
     try {
@@ -161,7 +162,7 @@ function compatibilityDate() {
   return fs.readFileSync(path.join(root, "wrangler.toml"), "utf8").match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
 }
 
-function startMock() {
+export function startMock() {
   const child = spawn(process.execPath, [path.join(root, "bench/mock-upstream.mjs")], {
     env: { ...process.env, BENCH_REAL_KEY: REAL_KEY },
     stdio: ["pipe", "pipe", "inherit"],
@@ -203,28 +204,36 @@ async function startNginx(upstream, dir) {
   return target;
 }
 
-async function startWorkerd(name, { kvDir, auth }) {
-  const upstream = startWorkerd.upstream;
+// `worker` overrides the Worker's own options; `options` adds Miniflare options, e.g. more workers
+// for bench/profile.mjs.
+export async function startWorkerd(name, { kvDir, auth, upstream = startWorkerd.upstream, worker = {}, options = {} } = {}) {
   const before = new Set(childPids(process.pid, "workerd"));
   const logs = [];
-  const worker = name === "api_proxy"
-    ? {
-      scriptPath: path.join(root, "build/index.js"),
-      modulesRoot: path.join(root, "build"),
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-      bindings: { OPENAI_API_KEY: REAL_KEY, ADMIN_SECRET, OPENAI_UPSTREAM: upstream.url },
-      kvNamespaces: ["TOKENS"],
-    }
-    : {
-      scriptPath: path.join(root, "bench/js-passthrough.mjs"),
-      bindings: { OPENAI_API_KEY: REAL_KEY, OPENAI_UPSTREAM: upstream.url },
-    };
-  const mf = new Miniflare({
+  const main = {
     name,
     modules: true,
     compatibilityDate: compatibilityDate(),
-    ...worker,
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    // Otherwise Miniflare routes every outbound fetch through one more JS Worker of its own, a hop
+    // that Cloudflare does not have.
+    stripCfConnectingIp: false,
+    ...(name === "js_passthrough"
+      ? {
+        scriptPath: path.join(root, "bench/js-passthrough.mjs"),
+        bindings: { OPENAI_API_KEY: REAL_KEY, OPENAI_UPSTREAM: upstream.url },
+      }
+      : {
+        scriptPath: path.join(root, "build/index.js"),
+        modulesRoot: path.join(root, "build"),
+        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+        bindings: { OPENAI_API_KEY: REAL_KEY, ADMIN_SECRET, OPENAI_UPSTREAM: upstream.url },
+        kvNamespaces: ["TOKENS"],
+      }),
+    ...worker,
+  };
+  const mf = new Miniflare({
+    ...options,
+    workers: [main, ...(options.workers ?? [])],
     ...(kvDir ? { kvPersist: kvDir } : {}),
     host: "127.0.0.1",
     port: 0,
@@ -235,15 +244,19 @@ async function startWorkerd(name, { kvDir, auth }) {
       stderr.on("data", (d) => logs.push(d.toString()));
     },
   });
-  await mf.ready;
+  try {
+    await mf.ready;
+  } catch (e) {
+    throw new Error(`${name}: workerd did not start: ${e.message}\n${logs.join("")}`);
+  }
   const url = (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
   const pids = childPids(process.pid, "workerd").filter((p) => !before.has(p));
   if (pids.length !== 1) throw new Error(`expected one new workerd process, found ${pids.length}`);
-  return { name, url, auth, port: Number(new URL(url).port), pids, ownerPids: () => pids, logs, stop: () => mf.dispose() };
+  return { name, url, auth, port: Number(new URL(url).port), pids, ownerPids: () => pids, logs, mf, stop: () => mf.dispose() };
 }
 
 // The token api_proxy checks, created through its own admin API into the persisted local KV.
-async function seedToken(kvDir) {
+export async function seedToken(kvDir) {
   const seeder = await startWorkerd("api_proxy", { kvDir });
   try {
     const res = await request(`${seeder.url}/admin/api/tokens`, {
@@ -269,10 +282,10 @@ function bundle(outdir) {
   return { total_kib: Number(m[1]), gzip_kib: Number(m[2]) };
 }
 
-function wrk(target, seconds, connections) {
-  const bodyFile = path.join(wrk.dir, "chat.json");
+export function wrk(target, seconds, connections, urlPath = "/v1/chat/completions") {
+  const bodyFile = path.join(wrk.dir ?? os.tmpdir(), "bench-chat.json");
   fs.writeFileSync(bodyFile, CHAT_BODY);
-  const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", path.join(root, "bench/wrk-post.lua"), `${target.url}/v1/chat/completions`], {
+  const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", path.join(root, "bench/wrk-post.lua"), `${target.url}${urlPath}`], {
     env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_AUTH: target.auth }, encoding: "utf8", timeout: (seconds + 30) * 1000,
   });
   const line = r.stdout?.split("\n").find((l) => l.startsWith("WRK "));
@@ -339,7 +352,7 @@ async function streamLatencies(target, cfg) {
   return latencies;
 }
 
-function percentile(xs, p) {
+export function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
@@ -353,7 +366,7 @@ async function streaming(targets, cfg) {
   const floor = percentile(lat.direct, 50);
   return Object.fromEntries(targets.map((t) => {
     const extra = lat[t.name].map((l) => l - floor);
-    return [t.name, { max_extra_ms: round3(Math.max(...extra)), p99_extra_ms: round3(percentile(extra, 99)) }];
+    return [t.name, { max_extra_ms: round3(Math.max(...extra)), p99_extra_ms: round3(percentile(extra, 99)), p50_extra_ms: round3(percentile(extra, 50)) }];
   }));
 }
 
@@ -372,10 +385,10 @@ async function withPeakRss(target, run) {
   }
   const seconds = (nowMs() - t0) / 1000;
   const peak = Math.max(sampled, resetOk ? peakKiB(pids) : 0);
-  return { seconds, peak_rss_delta_mb: pids.length ? round1((peak - base) / 1024) : undefined };
+  return { seconds, rssDeltaKiB: pids.length ? peak - base : undefined };
 }
 
-async function upload(target, bytes) {
+export async function upload(target, bytes) {
   const chunk = Buffer.alloc(64 * 1024, "u");
   let reply;
   const m = await withPeakRss(target, async () => {
@@ -390,25 +403,36 @@ async function upload(target, bytes) {
     });
   });
   if (reply.status !== 200 || JSON.parse(reply.text).bytes !== bytes) throw new Error(`upload through ${target.name}: ${reply.status} ${reply.text}`);
-  return figure(m, bytes);
+  return m;
 }
 
-async function download(target, bytes) {
+export async function download(target, bytes) {
   let reply;
   const m = await withPeakRss(target, async () => {
     reply = await request(`${target.url}/v1/files/bench/content?bytes=${bytes}`, { headers: { authorization: target.auth }, discard: true });
   });
   if (reply.status !== 200 || reply.length !== bytes) throw new Error(`download through ${target.name}: ${reply.status}, ${reply.length} bytes`);
-  return figure(m, bytes);
+  return m;
 }
 
-const figure = (m, bytes) => ({ mb_per_s: round1(bytes / MiB / m.seconds), ...(m.peak_rss_delta_mb === undefined ? {} : { peak_rss_delta_mb: m.peak_rss_delta_mb }) });
+// A transfer of 100 MB takes well under a second here, so one stall elsewhere on the machine can
+// halve a single figure: the speed is the median of several, the memory growth the largest.
+export async function transfers(target, transfer, bytes, runs) {
+  await transfer(target, MiB);
+  const ms = [];
+  for (let i = 0; i < runs; i++) ms.push(await transfer(target, bytes));
+  const deltas = ms.map((m) => m.rssDeltaKiB);
+  return {
+    mb_per_s: round1(bytes / MiB / percentile(ms.map((m) => m.seconds), 50)),
+    ...(deltas[0] === undefined ? {} : { peak_rss_delta_mb: Math.round(Math.max(...deltas) / 10.24) / 100 }),
+  };
+}
 
-async function startupMs(start) {
+export async function startupMs(start, firstOk = untilOk) {
   const t0 = nowMs();
   const target = await start();
   try {
-    await untilOk(target);
+    await firstOk(target);
     return nowMs() - t0;
   } finally {
     await target.stop();
@@ -448,6 +472,7 @@ export function table(r) {
     ["cpu us/request", (t) => r.cpu_us_per_request[t]],
     ["stream max extra ms", (t) => r.stream[t]?.max_extra_ms],
     ["stream p99 extra ms", (t) => r.stream[t]?.p99_extra_ms],
+    ["stream p50 extra ms", (t) => r.stream[t]?.p50_extra_ms],
     ["upload MB/s", (t) => r.upload_100mb[t]?.mb_per_s],
     ["upload peak RSS MB", (t) => r.upload_100mb[t]?.peak_rss_delta_mb],
     ["download MB/s", (t) => r.download_100mb[t]?.mb_per_s],
@@ -544,11 +569,9 @@ async function main() {
     const up = {};
     const down = {};
     for (const t of targets) {
-      await upload(t, MiB);
-      await download(t, MiB);
-      up[t.name] = await upload(t, cfg.transferBytes);
-      down[t.name] = await download(t, cfg.transferBytes);
-      log(`${t.name}: up ${up[t.name].mb_per_s} MB/s, down ${down[t.name].mb_per_s} MB/s`);
+      up[t.name] = await transfers(t, upload, cfg.transferBytes, cfg.transferRuns);
+      down[t.name] = await transfers(t, download, cfg.transferBytes, cfg.transferRuns);
+      log(`${t.name}: up ${JSON.stringify(up[t.name])}, down ${JSON.stringify(down[t.name])}`);
     }
 
     const result = {
