@@ -10,8 +10,10 @@
 //      api_proxy         api_proxy as benchmarked, on Miniflare's local KV
 // 2. V8 CPU profiles (workerd's inspector) of the js_passthrough and api_memory_kv isolates under
 //    the same load: self and inclusive time per function in microseconds per request, JS glue and
-//    wasm alike (the wasm keeps its name section). Miniflare's KV runs in other isolates.
+//    wasm alike. The release build has no function names, so the profiled api_memory_kv runs a
+//    copy built without wasm-opt into bench/tmp/build-names. Miniflare's KV runs in other isolates.
 
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpuSeconds, percentile, seedToken, startMock, startWorkerd, startupMs, untilOk, wrk } from "./run.mjs";
 import fs from "node:fs";
@@ -105,6 +107,10 @@ async function profiled(target, port) {
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-profile-"));
+const root = path.resolve(import.meta.dirname, "..");
+const named = path.join(root, "bench/tmp/build-names");
+const build = spawnSync("bash", ["-c", `source scripts/toolchain-env.sh && worker-build --release --no-opt --out-dir ${named}`], { cwd: root, encoding: "utf8" });
+if (build.status !== 0) throw new Error(`building ${named} failed:\n${build.stderr}`);
 const mock = await startMock();
 startWorkerd.upstream = mock;
 const running = [mock];
@@ -132,9 +138,9 @@ try {
   console.log("startup ms (median of 3):");
   for (const [name, ts] of Object.entries(times)) console.log(`  ${name.padEnd(28)} ${percentile(ts, 50).toFixed(0)}`);
 
-  const memoryKv = (name, options = {}) => startWorkerd(name, {
+  const memoryKv = (name, options = {}, dir = path.join(root, "build")) => startWorkerd(name, {
     auth,
-    worker: { kvNamespaces: [], wrappedBindings: { TOKENS: { scriptName: "memory-kv", bindings: { RECORDS: JSON.stringify({ [id]: record }) } } } },
+    worker: { scriptPath: path.join(dir, "index.js"), modulesRoot: dir, kvNamespaces: [], wrappedBindings: { TOKENS: { scriptName: "memory-kv", bindings: { RECORDS: JSON.stringify({ [id]: record }) } } } },
     options: { workers: [{ name: "memory-kv", modules: true, script: MEMORY_KV }], ...options },
   });
   const api = await startWorkerd("api_proxy", { kvDir, auth });
@@ -156,7 +162,7 @@ try {
 
   // Profiled apart: an attached inspector costs CPU of its own.
   await profiled(await startWorkerd("js_passthrough", { auth, options: { inspectorPort: 9329 } }).then((t) => (running.push(t), t)), 9329);
-  await profiled(await memoryKv("api_memory_kv", { inspectorPort: 9330 }).then((t) => (running.push(t), t)), 9330);
+  await profiled(await memoryKv("api_memory_kv", { inspectorPort: 9330 }, named).then((t) => (running.push(t), t)), 9330);
 } finally {
   for (const t of running.reverse()) await t.stop().catch(() => {});
 }
