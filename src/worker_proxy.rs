@@ -306,7 +306,7 @@ async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> R
     }
     let id = token::hash_token(&detected.token);
     let record = match TokenStore::open(env) {
-        Ok(store) => store.get(&id).await,
+        Ok(store) => store.get_for_request(&id, js_sys::Date::now()).await,
         Err(e) => Err(e),
     };
     let record = record.map_err(|e| {
