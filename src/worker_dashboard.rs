@@ -15,8 +15,8 @@ use crate::admin_pages::{
     TokenRow, ICON, SCRIPT, STYLESHEET,
 };
 use crate::session::{self, Session, SessionKey};
-use crate::token::is_token_id;
-use crate::token_admin::{parse_patch, secrets_match};
+use crate::token::{is_token_id, Status, TokenRecord};
+use crate::token_admin::{parse_patch, secrets_match, TokenPatch};
 use crate::urlencoded;
 use crate::worker_admin_api::{create_token, CreateError};
 use crate::worker_entry::now_unix;
@@ -163,11 +163,15 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         };
     };
     let csrf = admin.key.csrf_token(&session);
+    let store = match TokenStore::open(env) {
+        Ok(store) => store,
+        Err(e) => return store_unavailable(e, Some(csrf)),
+    };
     if method == "GET" {
         return match rest {
-            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, env, None).await,
+            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None).await,
             _ => match rest.strip_prefix("/tokens/") {
-                Some(id) if is_token_id(id) => edit_page(id, csrf, env).await,
+                Some(id) if is_token_id(id) => edit_page(id, csrf, &store).await,
                 _ => message(404, Some(csrf), "Not found", "There is no such page."),
             },
         };
@@ -180,14 +184,10 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     if !admin.key.csrf_matches(&session, presented) {
         return message(403, Some(csrf), "Refused", "The form's security token did not match your session, so nothing was changed. Reload the page and try again.");
     }
-    let store = match TokenStore::open(env) {
-        Ok(store) => store,
-        Err(e) => return store_unavailable(e, Some(csrf)),
-    };
     let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["logout"] => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
-        ["tokens"] => create(&fields, &admin, csrf, &store, env).await,
+        ["tokens"] => create(&fields, &admin, csrf, &store).await,
         ["tokens", id] if is_token_id(id) => update(id, &fields, csrf, &store).await,
         ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, csrf, &store).await,
         ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, csrf, &store).await,
@@ -229,11 +229,7 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
 }
 
 /// The token list and the create form; after a refused create, the form as typed and why.
-async fn dashboard(filter: &str, csrf: String, env: &Env, refused: Option<(String, TokenForm)>) -> web_sys::Response {
-    let store = match TokenStore::open(env) {
-        Ok(store) => store,
-        Err(e) => return store_unavailable(e, Some(csrf)),
-    };
+async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>) -> web_sys::Response {
     let tokens = match store.list().await {
         Ok(tokens) => tokens,
         Err(e) => return store_unavailable(e, Some(csrf)),
@@ -265,7 +261,7 @@ async fn dashboard(filter: &str, csrf: String, env: &Env, refused: Option<(Strin
     )
 }
 
-async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore, env: &Env) -> web_sys::Response {
+async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore) -> web_sys::Response {
     let mut body = form_to_json(fields);
     body["token"] = json!(urlencoded::first(fields, "token").unwrap_or_default());
     match create_token(store, &body).await {
@@ -279,24 +275,41 @@ async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store:
             },
             &[],
         ),
-        Err(CreateError::Invalid(e)) => dashboard("", csrf, env, Some((format!("Not created. {e}"), TokenForm::from_fields(fields)))).await,
+        Err(CreateError::Invalid(e)) => dashboard("", csrf, store, Some((format!("Not created. {e}"), TokenForm::from_fields(fields)))).await,
         Err(CreateError::Exists) => {
             let error = "Not created: that custom token is already in use.".to_string();
-            dashboard("", csrf, env, Some((error, TokenForm::from_fields(fields)))).await
+            dashboard("", csrf, store, Some((error, TokenForm::from_fields(fields)))).await
         }
         Err(CreateError::Store(e)) => store_unavailable(e, Some(csrf)),
     }
 }
 
-async fn edit_page(id: &str, csrf: String, env: &Env) -> web_sys::Response {
-    let store = match TokenStore::open(env) {
-        Ok(store) => store,
-        Err(e) => return store_unavailable(e, Some(csrf)),
+/// The token's record, or the page that says why there is none.
+async fn load(store: &TokenStore, id: &str, csrf: &str) -> Result<TokenRecord, web_sys::Response> {
+    match store.get(id).await {
+        Ok(Some(record)) => Ok(record),
+        Ok(None) => Err(message(404, Some(csrf.into()), "Not found", "No token has that id; it may have been deleted.")),
+        Err(e) => Err(store_unavailable(e, Some(csrf.into()))),
+    }
+}
+
+/// Applies a validated change and goes back to the list.
+async fn save(store: &TokenStore, id: &str, mut record: TokenRecord, patch: TokenPatch, csrf: String) -> web_sys::Response {
+    patch.apply(&mut record);
+    match store.put(id, &record).await {
+        Ok(()) => redirect("/admin", &[]),
+        Err(e) => store_unavailable(e, Some(csrf)),
+    }
+}
+
+async fn edit_page(id: &str, csrf: String, store: &TokenStore) -> web_sys::Response {
+    let record = match load(store, id, &csrf).await {
+        Ok(record) => record,
+        Err(page) => return page,
     };
-    let (record, last_used) = match (store.get(id).await, store.last_used(id).await) {
-        (Ok(Some(record)), Ok(last_used)) => (record, last_used),
-        (Ok(None), _) => return message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
-        (Err(e), _) | (_, Err(e)) => return store_unavailable(e, Some(csrf)),
+    let last_used = match store.last_used(id).await {
+        Ok(last_used) => last_used,
+        Err(e) => return store_unavailable(e, Some(csrf)),
     };
     render_edit(200, id, &record, last_used.as_deref(), TokenForm::from_record(&record), csrf, None)
 }
@@ -304,7 +317,7 @@ async fn edit_page(id: &str, csrf: String, env: &Env) -> web_sys::Response {
 fn render_edit(
     status: u16,
     id: &str,
-    record: &crate::token::TokenRecord,
+    record: &TokenRecord,
     last_used: Option<&str>,
     form: TokenForm,
     csrf: String,
@@ -318,7 +331,7 @@ fn render_edit(
             last4: &record.last4,
             created: record.created_at.get(..10).unwrap_or_default(),
             last_used: last_used.unwrap_or("never"),
-            active: record.status == crate::token::Status::Active,
+            active: record.status == Status::Active,
             form,
             error,
         },
@@ -327,23 +340,13 @@ fn render_edit(
 }
 
 async fn update(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
-    let body = form_to_json(fields);
-    let record = match store.get(id).await {
-        Ok(Some(record)) => record,
-        Ok(None) => return message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
-        Err(e) => return store_unavailable(e, Some(csrf)),
+    let record = match load(store, id, &csrf).await {
+        Ok(record) => record,
+        Err(page) => return page,
     };
-    let patch = match parse_patch(&body) {
-        Ok(patch) => patch,
-        Err(e) => {
-            return render_edit(400, id, &record, None, TokenForm::from_fields(fields), csrf, Some(format!("Not saved. {e}")));
-        }
-    };
-    let mut record = record;
-    patch.apply(&mut record);
-    match store.put(id, &record).await {
-        Ok(()) => redirect("/admin", &[]),
-        Err(e) => store_unavailable(e, Some(csrf)),
+    match parse_patch(&form_to_json(fields)) {
+        Ok(patch) => save(store, id, record, patch, csrf).await,
+        Err(e) => render_edit(400, id, &record, None, TokenForm::from_fields(fields), csrf, Some(format!("Not saved. {e}"))),
     }
 }
 
@@ -353,24 +356,16 @@ async fn set_status(id: &str, fields: &[(String, String)], csrf: String, store: 
         Ok(patch) => patch,
         Err(e) => return message(400, Some(csrf), "Not changed", &e.to_string()),
     };
-    match store.get(id).await {
-        Ok(Some(mut record)) => {
-            patch.apply(&mut record);
-            match store.put(id, &record).await {
-                Ok(()) => redirect("/admin", &[]),
-                Err(e) => store_unavailable(e, Some(csrf)),
-            }
-        }
-        Ok(None) => message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
-        Err(e) => store_unavailable(e, Some(csrf)),
+    match load(store, id, &csrf).await {
+        Ok(record) => save(store, id, record, patch, csrf).await,
+        Err(page) => page,
     }
 }
 
 async fn delete(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
-    let record = match store.get(id).await {
-        Ok(Some(record)) => record,
-        Ok(None) => return message(404, Some(csrf), "Not found", "No token has that id; it may have been deleted."),
-        Err(e) => return store_unavailable(e, Some(csrf)),
+    let record = match load(store, id, &csrf).await {
+        Ok(record) => record,
+        Err(page) => return page,
     };
     if urlencoded::first(fields, "confirm") != Some("yes") {
         return page(
