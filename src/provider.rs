@@ -111,7 +111,8 @@ fn present(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn bearer(authorization: Option<&str>) -> Option<&str> {
+/// The token of an `Authorization: Bearer <token>` header (any case of "Bearer").
+pub fn bearer(authorization: Option<&str>) -> Option<&str> {
     let value = present(authorization)?;
     let (scheme, rest) = value.split_once(' ')?;
     if scheme.eq_ignore_ascii_case("bearer") {

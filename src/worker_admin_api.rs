@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 use worker::{console_error, Env};
 
 use crate::token::{self, is_token_id, TokenRecord};
-use crate::worker_entry::now_unix;
+use crate::provider::bearer;
+use crate::worker_entry::{body_text, now_unix};
 use crate::token_admin::{parse_new_token, parse_patch, secrets_match, FieldError};
 use crate::worker_proxy::json_response;
 use crate::worker_token_store::{StoreError, TokenStore};
@@ -47,20 +47,12 @@ fn ok_json(status: u16, value: &impl Serialize) -> web_sys::Response {
 
 pub fn is_authorized(req: &web_sys::Request, env: &Env) -> bool {
     let expected = env.secret("ADMIN_SECRET").map(|s| s.to_string()).unwrap_or_default();
-    let presented = req.headers().get("authorization").ok().flatten().unwrap_or_default();
-    let presented = match presented.split_once(' ') {
-        Some((scheme, value)) if scheme.eq_ignore_ascii_case("bearer") => value.trim(),
-        _ => "",
-    };
-    secrets_match(presented, &expected)
+    let authorization = req.headers().get("authorization").ok().flatten();
+    secrets_match(bearer(authorization.as_deref()).unwrap_or_default(), &expected)
 }
 
 async fn json_body(req: &web_sys::Request) -> Result<Value, web_sys::Response> {
-    let text = match req.text() {
-        Ok(promise) => JsFuture::from(promise).await.ok().and_then(|v| v.as_string()),
-        Err(_) => None,
-    };
-    let text = text.ok_or_else(|| error(400, "body: could not be read", Some("body")))?;
+    let text = body_text(req).await.ok_or_else(|| error(400, "body: could not be read", Some("body")))?;
     serde_json::from_str(&text).map_err(|e| error(400, &format!("body: not valid JSON ({e})"), Some("body")))
 }
 

@@ -6,7 +6,6 @@
 
 use askama::Template;
 use serde_json::json;
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, Headers, ResponseInit};
 use worker::{console_error, Env};
 
@@ -19,7 +18,7 @@ use crate::token::{is_token_id, Status, TokenRecord};
 use crate::token_admin::{parse_patch, secrets_match, TokenPatch};
 use crate::urlencoded;
 use crate::worker_admin_api::{create_token, CreateError};
-use crate::worker_entry::now_unix;
+use crate::worker_entry::{body_text, now_unix};
 use crate::worker_limiter;
 use crate::worker_token_store::{StoreError, TokenStore};
 
@@ -91,11 +90,7 @@ fn store_unavailable(e: StoreError, csrf: Option<String>) -> web_sys::Response {
 }
 
 async fn form(req: &web_sys::Request) -> Vec<(String, String)> {
-    let text = match req.text() {
-        Ok(promise) => JsFuture::from(promise).await.ok().and_then(|v| v.as_string()),
-        Err(_) => None,
-    };
-    urlencoded::parse(&text.unwrap_or_default())
+    urlencoded::parse(&body_text(req).await.unwrap_or_default())
 }
 
 fn header(req: &web_sys::Request, name: &str) -> Option<String> {

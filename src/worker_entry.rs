@@ -25,6 +25,12 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     Ok(worker_proxy::handle(req, &url, &env, &ctx).await)
 }
 
+/// A request body as text, for the admin side's small JSON and form bodies (never the proxy's).
+pub async fn body_text(req: &web_sys::Request) -> Option<String> {
+    let promise = req.text().ok()?;
+    worker::wasm_bindgen_futures::JsFuture::from(promise).await.ok()?.as_string()
+}
+
 /// The Worker's clock, in Unix seconds (it stands still during a request, as the runtime keeps it).
 pub fn now_unix() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
