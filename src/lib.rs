@@ -17,6 +17,7 @@ pub mod timestamp;
 pub mod token;
 pub mod token_admin;
 pub mod urlencoded;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod worker_admin_api;

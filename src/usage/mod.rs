@@ -1,0 +1,14 @@
+//! Usage metering: what each proxied request consumed (tokens, cost), read from the answer as it
+//! streams past, and the ledger arithmetic behind the admin API and the dashboard.
+//!
+//! The pure modules here know nothing of the Workers runtime; they are unit-tested on the host.
+
+pub mod day;
+pub mod estimate;
+pub mod extract;
+pub mod ledger;
+pub mod meter;
+pub mod prices;
+pub mod report;
+pub mod request;
+pub mod sse;
