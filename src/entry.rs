@@ -6,6 +6,7 @@ use worker::{event, Context, Env, Result};
 use crate::admin::{api, dashboard};
 use crate::proxy::forward;
 use crate::runtime::json_response;
+use crate::usage::consumer;
 
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
@@ -13,6 +14,9 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     let path = url.pathname();
     if path == "/health" {
         return Ok(json_response(200, r#"{"status":"ok"}"#));
+    }
+    if path == consumer::PATH {
+        return Ok(consumer::handle(&req, &url, &env).await);
     }
     if let Some(rest) = path.strip_prefix("/admin") {
         if let Some(api_path) = rest.strip_prefix("/api/") {

@@ -62,6 +62,9 @@ pub async fn handle(req: web_sys::Request, rest: &str, env: &Env) -> web_sys::Re
     if !is_authorized(&req, env) {
         return error(401, "Send Authorization: Bearer <ADMIN_SECRET>.", None);
     }
+    if let Some(response) = crate::usage::admin_api::handle(&req, rest, env).await {
+        return response;
+    }
     let store = match TokenStore::open(env) {
         Ok(store) => store,
         Err(e) => return store_error(e),
@@ -80,7 +83,7 @@ pub async fn handle(req: web_sys::Request, rest: &str, env: &Env) -> web_sys::Re
                     Ok(body) => patch(&store, id, &body).await,
                     Err(response) => return response,
                 },
-                "DELETE" => delete(&store, id).await,
+                "DELETE" => delete(&store, id, env).await,
                 _ => Ok(error(405, "Method not allowed.", None)),
             },
             Some(_) => Ok(error(404, "No token with that id.", None)),
@@ -198,7 +201,7 @@ async fn patch(store: &TokenStore, id: &str, body: &Value) -> Result<web_sys::Re
     ))
 }
 
-async fn delete(store: &TokenStore, id: &str) -> Result<web_sys::Response, StoreError> {
+async fn delete(store: &TokenStore, id: &str, env: &Env) -> Result<web_sys::Response, StoreError> {
     match store.get(id).await {
         Ok(Some(_)) => {}
         Ok(None) => return Ok(error(404, "No token with that id.", None)),
@@ -207,5 +210,6 @@ async fn delete(store: &TokenStore, id: &str) -> Result<web_sys::Response, Store
         Err(e) => return Err(e),
     }
     store.delete(id).await?;
+    crate::usage::admin_api::forget_token(env, id).await;
     Ok(json_response(200, &json!({"deleted": id}).to_string()))
 }

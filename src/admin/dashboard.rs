@@ -185,7 +185,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         ["tokens"] => create(&fields, &admin, csrf, &store).await,
         ["tokens", id] if is_token_id(id) => update(id, &fields, csrf, &store).await,
         ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, csrf, &store).await,
-        ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, csrf, &store).await,
+        ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, csrf, &store, env).await,
         _ => message(404, Some(csrf), "Not found", "There is no such action."),
     }
 }
@@ -357,7 +357,7 @@ async fn set_status(id: &str, fields: &[(String, String)], csrf: String, store: 
     }
 }
 
-async fn delete(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
+async fn delete(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore, env: &Env) -> web_sys::Response {
     let record = match load(store, id, &csrf).await {
         Ok(record) => record,
         Err(page) => return page,
@@ -375,7 +375,10 @@ async fn delete(id: &str, fields: &[(String, String)], csrf: String, store: &Tok
         );
     }
     match store.delete(id).await {
-        Ok(()) => redirect("/admin", &[]),
+        Ok(()) => {
+            crate::usage::admin_api::forget_token(env, id).await;
+            redirect("/admin", &[])
+        }
         Err(e) => store_unavailable(e, Some(csrf)),
     }
 }

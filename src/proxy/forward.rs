@@ -20,6 +20,8 @@ use crate::runtime::{json_response, now_unix};
 use crate::tokens::store::TokenStore;
 use crate::common::timestamp;
 use crate::policy::{cors, limiter};
+use crate::usage::request::{format_of, may_need_usage_rewrite, needs_usage_rewrite, MAX_REWRITE_BODY_BYTES};
+use crate::usage::tap::{self, Pending};
 
 type ExtraHeaders = Vec<(&'static str, String)>;
 
@@ -75,9 +77,10 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &
     // A browser page may read whatever we answer, errors included, so it can show why it failed.
     let cors_headers = origin.as_deref().map(cors::response_headers).unwrap_or_default();
     match forward(req, url, origin.as_deref(), env, ctx).await {
-        Ok((response, mut extra)) => {
+        Ok((response, mut extra, pending)) => {
             extra.extend(cors_headers);
-            finish(response, &extra)
+            let metered = pending.and_then(|p| tap::meter(p, &response, env, ctx));
+            finish(response, &extra, metered)
         }
         Err(mut e) => {
             e.headers.extend(cors_headers);
@@ -96,14 +99,15 @@ fn preflight(origin: &str, requested: Option<&str>) -> web_sys::Response {
     web_sys::Response::new_with_opt_str_and_init(None, &init).expect("Response")
 }
 
-/// Forwards the request; on success returns the upstream response and the headers to set on it.
+/// Forwards the request; on success returns the upstream response, the headers to set on it and
+/// what the usage meter must know of the request (`None` with metering off).
 async fn forward(
     req: web_sys::Request,
     url: &web_sys::Url,
     origin: Option<&str>,
     env: &Env,
     ctx: &Context,
-) -> Result<(web_sys::Response, ExtraHeaders), ProxyError> {
+) -> Result<(web_sys::Response, ExtraHeaders, Option<Pending>), ProxyError> {
     let inbound = req.headers();
     let path = url.pathname();
     let search = url.search();
@@ -145,8 +149,10 @@ async fn forward(
             upstream_path: &detected.upstream_path,
         })
         .map_err(|r| ProxyError::policy(shape, r))?;
-    let body = request_body(&req, policy, &detected, shape).await?;
+    let metering = metering_on(env);
+    let body = request_body(&req, policy, &detected, shape, metering).await?;
     let extra = count_request(&id, policy, env, shape).await?;
+    let token_id = id.clone();
     note_use(id, env, ctx);
 
     let provider = detected.provider;
@@ -167,11 +173,15 @@ async fn forward(
     let headers = upstream_headers(&inbound, websocket_protocol.as_deref());
     let (name, value) = upstream_credential(provider, &detected.upstream_path, &key);
     let _ = headers.set(name, &value);
+    if body.rewrote_include_usage {
+        // The body changed length; fetch sets the new one.
+        let _ = headers.delete("content-length");
+    }
 
     let init = RequestInit::new();
     init.set_method(&req.method());
     init.set_headers(&headers);
-    if let Some(body) = &body {
+    if let Some(body) = &body.body {
         init.set_body(body);
     }
     init.set_redirect(RequestRedirect::Manual);
@@ -189,7 +199,78 @@ async fn forward(
                 format!("The {} API could not be reached through the proxy.", provider.display_name()),
             )
         })?;
-    Ok((response.unchecked_into(), extra))
+    let request_bytes = header(&inbound, "content-length").and_then(|l| l.parse::<u64>().ok());
+    let pending = metering.then(|| Pending {
+        token_id,
+        provider: provider.name(),
+        request_model: body.model.or_else(|| model_from_path(provider, &detected.upstream_path).map(str::to_string)),
+        upstream_path: detected.upstream_path,
+        request_bytes,
+        rewrote_include_usage: body.rewrote_include_usage,
+        at: now_unix(),
+    });
+    Ok((response.unchecked_into(), extra, pending))
+}
+
+/// Usage metering is on unless the `USAGE_METERING` var says `off` (for measuring its cost).
+fn metering_on(env: &Env) -> bool {
+    env.var("USAGE_METERING").map(|v| v.to_string() != "off").unwrap_or(true)
+}
+
+/// The body to forward, with what reading it taught the proxy.
+struct Body {
+    body: Option<JsValue>,
+    /// The body's `model`, when the proxy read the body anyway.
+    model: Option<String>,
+    rewrote_include_usage: bool,
+}
+
+impl Body {
+    fn stream(req: &web_sys::Request) -> Body {
+        Body { body: req.body().map(JsValue::from), model: None, rewrote_include_usage: false }
+    }
+}
+
+fn js_call(obj: &JsValue, name: &str, arg: &JsValue) -> Result<JsValue, JsValue> {
+    let f: js_sys::Function = js_sys::Reflect::get(obj, &name.into())?.dyn_into()?;
+    f.call1(obj, arg)
+}
+
+/// For an OpenAI chat streaming request that did not ask for usage: the body with
+/// `stream_options.include_usage: true`, parsed and rewritten in the runtime (the text never
+/// enters wasm). Only bodies with a declared length up to `MAX_REWRITE_BODY_BYTES` are read;
+/// bigger or undeclared ones are forwarded untouched and their usage is estimated. Also checks
+/// a model-restricted token's model, since the body is read anyway.
+async fn rewrite_for_usage(req: &web_sys::Request, policy: &Policy, shape: Option<Provider>) -> Result<Option<Body>, ProxyError> {
+    let declared = header(&req.headers(), "content-length").and_then(|l| l.parse::<usize>().ok());
+    if req.body().is_none() || !declared.is_some_and(|l| l <= MAX_REWRITE_BODY_BYTES) {
+        return Ok(None);
+    }
+    let unreadable = |_| ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read.");
+    let text = JsFuture::from(req.text().map_err(unreadable)?).await.map_err(unreadable)?;
+    let json = js_sys::Reflect::get(&js_sys::global(), &"JSON".into()).map_err(unreadable)?;
+    let Some(parsed) = js_call(&json, "parse", &text).ok().filter(|v| v.is_object() && !js_sys::Array::is_array(v)) else {
+        // Not a JSON object: the upstream answers it as it would.
+        if policy.restricts_models() {
+            policy.check_model(None).map_err(|r| ProxyError::policy(shape, r))?;
+        }
+        return Ok(Some(Body { body: Some(text), model: None, rewrote_include_usage: false }));
+    };
+    let get = |obj: &JsValue, key: &str| js_sys::Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED);
+    let model = get(&parsed, "model").as_string();
+    if policy.restricts_models() {
+        policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
+    }
+    let options = get(&parsed, "stream_options");
+    let include_usage = options.is_object().then(|| get(&options, "include_usage").as_bool()).flatten();
+    if !needs_usage_rewrite(get(&parsed, "stream").as_bool(), include_usage) {
+        return Ok(Some(Body { body: Some(text), model, rewrote_include_usage: false }));
+    }
+    let options = if options.is_object() { options } else { js_sys::Object::new().into() };
+    let _ = js_sys::Reflect::set(&options, &"include_usage".into(), &JsValue::TRUE);
+    let _ = js_sys::Reflect::set(&parsed, &"stream_options".into(), &options);
+    let body = js_call(&json, "stringify", &parsed).map_err(unreadable)?;
+    Ok(Some(Body { body: Some(body), model, rewrote_include_usage: true }))
 }
 
 /// The body to forward: the inbound stream, untouched, unless the token restricts models and the
@@ -200,14 +281,20 @@ async fn request_body(
     policy: &Policy,
     detected: &Detected,
     shape: Option<Provider>,
-) -> Result<Option<JsValue>, ProxyError> {
-    let stream = req.body().map(JsValue::from);
+    metering: bool,
+) -> Result<Body, ProxyError> {
+    let format = format_of(detected.provider.name(), &detected.upstream_path);
+    if metering && may_need_usage_rewrite(&req.method(), format) {
+        if let Some(body) = rewrite_for_usage(req, policy, shape).await? {
+            return Ok(body);
+        }
+    }
     if !policy.restricts_models() {
-        return Ok(stream);
+        return Ok(Body::stream(req));
     }
     if let Some(model) = model_from_path(detected.provider, &detected.upstream_path) {
         policy.check_model(Some(model)).map_err(|r| ProxyError::policy(shape, r))?;
-        return Ok(stream);
+        return Ok(Body::stream(req));
     }
     let too_large = || ProxyError::policy(shape, PolicyRefusal::BodyTooLarge);
     let declared = header(&req.headers(), "content-length").and_then(|l| l.parse::<usize>().ok());
@@ -216,13 +303,13 @@ async fn request_body(
         return Err(too_large());
     }
     let Some(body) = req.body() else {
-        return policy.check_model(None).map(|()| None).map_err(|r| ProxyError::policy(shape, r));
+        return policy.check_model(None).map(|()| Body { body: None, model: None, rewrote_include_usage: false }).map_err(|r| ProxyError::policy(shape, r));
     };
     let unreadable = |_| ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read.");
     let bytes = read_capped(body, MAX_MODEL_BODY_BYTES).await.map_err(unreadable)?.ok_or_else(too_large)?;
     let model = model_from_json(&bytes.to_vec());
     policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
-    Ok(Some(bytes.into()))
+    Ok(Body { body: Some(bytes.into()), model, rewrote_include_usage: false })
 }
 
 /// Reads a body of at most `cap` bytes, chunk by chunk, so an undeclared length cannot make the
@@ -401,10 +488,11 @@ fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Head
 /// set. When there is nothing to change the response is returned untouched; otherwise (real
 /// OpenAI answers carry `openai-organization` and `set-cookie`, so this is the usual path there)
 /// only the headers are copied, never the body.
-fn finish(response: web_sys::Response, extra: &[(&'static str, String)]) -> web_sys::Response {
+/// `metered`: the body to send instead of the upstream's (the usage meter's stream).
+fn finish(response: web_sys::Response, extra: &[(&'static str, String)], metered: Option<web_sys::ReadableStream>) -> web_sys::Response {
     let upstream = response.headers();
     let private = DROPPED_RESPONSE_HEADERS.iter().any(|h| upstream.has(h).unwrap_or(false));
-    if !private && extra.is_empty() {
+    if !private && extra.is_empty() && metered.is_none() {
         return response;
     }
     let headers = Headers::new_with_headers(&upstream).expect("Headers");
@@ -416,5 +504,6 @@ fn finish(response: web_sys::Response, extra: &[(&'static str, String)]) -> web_
     init.set_status(response.status());
     init.set_status_text(&response.status_text());
     init.set_headers(&headers);
-    web_sys::Response::new_with_opt_readable_stream_and_init(response.body().as_ref(), &init).unwrap_or(response)
+    let body = metered.or_else(|| response.body());
+    web_sys::Response::new_with_opt_readable_stream_and_init(body.as_ref(), &init).unwrap_or(response)
 }

@@ -12,3 +12,12 @@ pub mod prices;
 pub mod report;
 pub mod request;
 pub mod sse;
+
+#[cfg(target_arch = "wasm32")]
+pub mod admin_api;
+#[cfg(target_arch = "wasm32")]
+pub mod consumer;
+#[cfg(target_arch = "wasm32")]
+pub mod ledger_object;
+#[cfg(target_arch = "wasm32")]
+pub mod tap;

@@ -34,6 +34,8 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     OPENAI_UPSTREAM: upstreams?.openai ?? mock.urls.openai,
     ANTHROPIC_UPSTREAM: upstreams?.anthropic ?? mock.urls.anthropic,
     GEMINI_UPSTREAM: upstreams?.gemini ?? mock.urls.gemini,
+    // The account overview is fed within a second, so tests need not wait a minute.
+    USAGE_FORWARD_SECONDS: "1",
     ...bindings,
   };
   for (const [name, value] of Object.entries(workerBindings)) if (value === undefined) delete workerBindings[name];
@@ -45,7 +47,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     bindings: workerBindings,
-    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true } },
+    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, LEDGER: { className: "Ledger", useSQLite: true } },
     ...(kvFailure ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } } : { kvNamespaces: ["TOKENS"] }),
   };
   const workers = [main];

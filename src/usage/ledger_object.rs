@@ -1,0 +1,350 @@
+//! The `Ledger` Durable Object (SQLite-backed): one per token (`token:<id>`) holding its hourly and
+//! daily rows, and one for the account (`account`) holding every token's daily totals, so the
+//! overview is one call however many tokens there are.
+//!
+//! A token's object adds each request with an SQL upsert inside one synchronous step, so
+//! concurrent requests add up exactly (a Durable Object runs one event at a time). It forwards
+//! the totals of the days it changed to the account object from an alarm, at most once per
+//! `USAGE_FORWARD_SECONDS` (60 by default): whole-day totals that replace, so a retry or a
+//! repeated forward never double-counts. The same alarm prunes rows past their retention.
+//!
+//! Dispatch is by path, plain so that later concerns (budgets) can add their own:
+//!   token:   POST /record, POST /rows, POST /days, POST /forget
+//!   account: POST /rollup, POST /overview, POST /forget-token
+
+use serde::{Deserialize, Serialize};
+use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
+
+use super::day::{day_of, SECONDS_PER_DAY};
+use super::ledger::{daily_cutoff, hourly_cutoff, Counters, Entry};
+use super::report::Stored;
+use crate::runtime::now_unix;
+
+pub const BINDING: &str = "LEDGER";
+const DEFAULT_FORWARD_SECONDS: i64 = 60;
+
+#[derive(Serialize, Deserialize)]
+pub struct RecordRequest {
+    pub token_id: String,
+    pub entry: Entry,
+}
+
+/// A range of days (or, for hourly rows, of Unix seconds), inclusive.
+#[derive(Serialize, Deserialize)]
+pub struct RowsRequest {
+    pub hourly: bool,
+    pub first: i64,
+    pub last: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct WireRow {
+    pub period: i64,
+    pub provider: String,
+    pub model: String,
+    pub counters: Counters,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct DayTotals {
+    pub day: i64,
+    pub counters: Counters,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Rollup {
+    pub token_id: String,
+    pub days: Vec<DayTotals>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct TokenDay {
+    pub day: i64,
+    pub token_id: String,
+    pub counters: Counters,
+}
+
+fn columns() -> String {
+    Counters::COLUMNS.join(", ")
+}
+
+fn column_defs() -> String {
+    Counters::COLUMNS.iter().map(|c| format!("{c} INTEGER NOT NULL DEFAULT 0")).collect::<Vec<_>>().join(", ")
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn values(c: &Counters) -> Vec<SqlStorageValue> {
+    c.values().into_iter().map(SqlStorageValue::from).collect()
+}
+
+fn counters_at(row: &[SqlStorageValue], at: usize) -> Counters {
+    let mut v = [0i64; 10];
+    for (i, slot) in v.iter_mut().enumerate() {
+        if let Some(SqlStorageValue::Integer(n)) = row.get(at + i) {
+            *slot = *n;
+        }
+    }
+    Counters::from_values(v)
+}
+
+fn int(v: Option<&SqlStorageValue>) -> i64 {
+    match v {
+        Some(SqlStorageValue::Integer(n)) => *n,
+        Some(SqlStorageValue::Float(f)) => *f as i64,
+        _ => 0,
+    }
+}
+
+fn text(v: Option<&SqlStorageValue>) -> String {
+    match v {
+        Some(SqlStorageValue::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn raw_rows(sql: &SqlStorage, query: &str, bindings: Vec<SqlStorageValue>) -> Result<Vec<Vec<SqlStorageValue>>> {
+    sql.exec(query, bindings)?.raw().collect()
+}
+
+#[durable_object]
+pub struct Ledger {
+    state: State,
+    env: Env,
+}
+
+impl Ledger {
+    fn sql(&self) -> SqlStorage {
+        let sql = self.state.storage().sql();
+        let defs = column_defs();
+        // Idempotent, and cheap after the first time: SQLite keeps the schema in memory.
+        let schema = [
+            format!("CREATE TABLE IF NOT EXISTS hourly (hour INTEGER NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, {defs}, PRIMARY KEY (hour, provider, model, kind, status))"),
+            format!("CREATE TABLE IF NOT EXISTS daily (day INTEGER NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, {defs}, PRIMARY KEY (day, provider, model, kind, status))"),
+            "CREATE TABLE IF NOT EXISTS dirty (day INTEGER PRIMARY KEY, seq INTEGER NOT NULL)".to_string(),
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)".to_string(),
+            format!("CREATE TABLE IF NOT EXISTS token_days (day INTEGER NOT NULL, token_id TEXT NOT NULL, {defs}, PRIMARY KEY (day, token_id))"),
+        ];
+        for statement in schema {
+            if let Err(e) = sql.exec(&statement, None) {
+                worker::console_error!("ledger schema: {e}");
+            }
+        }
+        sql
+    }
+
+    fn forward_delay_ms(&self) -> i64 {
+        let seconds = self
+            .env
+            .var("USAGE_FORWARD_SECONDS")
+            .ok()
+            .and_then(|v| v.to_string().parse::<i64>().ok())
+            .filter(|s| *s >= 0)
+            .unwrap_or(DEFAULT_FORWARD_SECONDS);
+        seconds * 1000
+    }
+
+    /// Adds one request to its hourly and daily rows and marks the day for forwarding.
+    async fn record(&self, r: RecordRequest) -> Result<Response> {
+        let sql = self.sql();
+        let key = r.entry.key();
+        let counters = r.entry.counters();
+        let cols = columns();
+        let add = Counters::COLUMNS.iter().map(|c| format!("{c} = {c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
+        for (table, period) in [("hourly", key.hour), ("daily", key.day())] {
+            let first = if table == "hourly" { "hour" } else { "day" };
+            let mut bindings: Vec<SqlStorageValue> = vec![period.into(), key.provider.clone().into(), key.model.clone().into(), key.kind.clone().into(), key.status.clone().into()];
+            bindings.extend(values(&counters));
+            sql.exec(
+                &format!(
+                    "INSERT INTO {table} ({first}, provider, model, kind, status, {cols}) VALUES (?, ?, ?, ?, ?, {}) ON CONFLICT DO UPDATE SET {add}",
+                    placeholders(Counters::COLUMNS.len())
+                ),
+                bindings,
+            )?;
+        }
+        sql.exec(
+            "INSERT INTO dirty (day, seq) VALUES (?, 1) ON CONFLICT DO UPDATE SET seq = seq + 1",
+            vec![key.day().into()],
+        )?;
+        sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('token_id', ?)", vec![r.token_id.into()])?;
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(self.forward_delay_ms()).await?;
+        }
+        Response::ok("recorded")
+    }
+
+    fn prune(&self, sql: &SqlStorage) -> Result<()> {
+        let now = now_unix();
+        sql.exec("DELETE FROM hourly WHERE hour < ?", vec![hourly_cutoff(now).into()])?;
+        sql.exec("DELETE FROM daily WHERE day < ?", vec![daily_cutoff(now).into()])?;
+        sql.exec("DELETE FROM token_days WHERE day < ?", vec![daily_cutoff(now).into()])?;
+        Ok(())
+    }
+
+    fn rows(&self, q: RowsRequest) -> Result<Response> {
+        let sql = self.sql();
+        self.prune(&sql)?;
+        let (table, first) = if q.hourly { ("hourly", "hour") } else { ("daily", "day") };
+        let sums = Counters::COLUMNS.iter().map(|c| format!("SUM({c})")).collect::<Vec<_>>().join(", ");
+        let rows = raw_rows(
+            &sql,
+            &format!("SELECT {first}, provider, model, {sums} FROM {table} WHERE {first} BETWEEN ? AND ? GROUP BY {first}, provider, model ORDER BY {first}"),
+            vec![q.first.into(), q.last.into()],
+        )?;
+        let out: Vec<WireRow> = rows
+            .iter()
+            .map(|r| WireRow { period: int(r.first()), provider: text(r.get(1)), model: text(r.get(2)), counters: counters_at(r, 3) })
+            .collect();
+        Response::from_json(&out)
+    }
+
+    /// Daily totals (all providers and models) over a range of days.
+    fn days(&self, q: RowsRequest) -> Result<Response> {
+        let sql = self.sql();
+        let sums = Counters::COLUMNS.iter().map(|c| format!("SUM({c})")).collect::<Vec<_>>().join(", ");
+        let rows = raw_rows(&sql, &format!("SELECT day, {sums} FROM daily WHERE day BETWEEN ? AND ? GROUP BY day ORDER BY day"), vec![q.first.into(), q.last.into()])?;
+        let out: Vec<DayTotals> = rows.iter().map(|r| DayTotals { day: int(r.first()), counters: counters_at(r, 1) }).collect();
+        Response::from_json(&out)
+    }
+
+    /// Forwards the changed days' totals to the account object, then prunes.
+    async fn forward(&self) -> Result<()> {
+        let sql = self.sql();
+        let token_id = raw_rows(&sql, "SELECT value FROM meta WHERE key = 'token_id'", vec![])?.first().map(|r| text(r.first())).unwrap_or_default();
+        let dirty: Vec<(i64, i64)> = raw_rows(&sql, "SELECT day, seq FROM dirty", vec![])?.iter().map(|r| (int(r.first()), int(r.get(1)))).collect();
+        if !token_id.is_empty() && !dirty.is_empty() {
+            let sums = Counters::COLUMNS.iter().map(|c| format!("SUM({c})")).collect::<Vec<_>>().join(", ");
+            let mut days = Vec::new();
+            for (day, _) in &dirty {
+                let rows = raw_rows(&sql, &format!("SELECT {sums} FROM daily WHERE day = ?"), vec![(*day).into()])?;
+                let counters = rows.first().map(|r| counters_at(r, 0)).unwrap_or_default();
+                days.push(DayTotals { day: *day, counters });
+            }
+            call(&self.env, "account", "/rollup", &Rollup { token_id, days }).await?;
+            // Only the versions forwarded: a request recorded meanwhile keeps its day dirty.
+            for (day, seq) in dirty {
+                sql.exec("DELETE FROM dirty WHERE day = ? AND seq = ?", vec![day.into(), seq.into()])?;
+            }
+        }
+        self.prune(&sql)?;
+        let left = raw_rows(&sql, "SELECT COUNT(*) FROM dirty", vec![])?.first().map(|r| int(r.first())).unwrap_or(0);
+        if left > 0 {
+            self.state.storage().set_alarm(self.forward_delay_ms().max(1000)).await?;
+        }
+        Ok(())
+    }
+
+    fn rollup(&self, r: Rollup) -> Result<Response> {
+        let sql = self.sql();
+        let cols = columns();
+        for d in r.days {
+            let mut bindings: Vec<SqlStorageValue> = vec![d.day.into(), r.token_id.clone().into()];
+            bindings.extend(values(&d.counters));
+            sql.exec(
+                &format!("INSERT OR REPLACE INTO token_days (day, token_id, {cols}) VALUES (?, ?, {})", placeholders(Counters::COLUMNS.len())),
+                bindings,
+            )?;
+        }
+        Response::ok("rolled up")
+    }
+
+    fn overview(&self, q: RowsRequest) -> Result<Response> {
+        let sql = self.sql();
+        self.prune(&sql)?;
+        let rows = raw_rows(&sql, &format!("SELECT day, token_id, {} FROM token_days WHERE day BETWEEN ? AND ?", columns()), vec![q.first.into(), q.last.into()])?;
+        let out: Vec<TokenDay> = rows.iter().map(|r| TokenDay { day: int(r.first()), token_id: text(r.get(1)), counters: counters_at(r, 2) }).collect();
+        Response::from_json(&out)
+    }
+}
+
+impl DurableObject for Ledger {
+    fn new(state: State, env: Env) -> Self {
+        Ledger { state, env }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let path = req.path();
+        match path.as_str() {
+            "/record" => self.record(req.json().await?).await,
+            "/rows" => self.rows(req.json().await?),
+            "/days" => self.days(req.json().await?),
+            "/forget" => {
+                let storage = self.state.storage();
+                storage.delete_alarm().await?;
+                storage.delete_all().await?;
+                Response::ok("forgotten")
+            }
+            "/rollup" => self.rollup(req.json().await?),
+            "/overview" => self.overview(req.json().await?),
+            "/forget-token" => {
+                let id: String = req.json().await?;
+                self.sql().exec("DELETE FROM token_days WHERE token_id = ?", vec![id.into()])?;
+                Response::ok("forgotten")
+            }
+            _ => Response::error("no such ledger call", 404),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Err(e) = self.forward().await {
+            worker::console_error!("ledger forward failed: {e}");
+            // Try again later; the dirty days are still marked.
+            self.state.storage().set_alarm(self.forward_delay_ms().max(5000)).await?;
+        }
+        Response::ok("ok")
+    }
+}
+
+/// The object's name for a token.
+pub fn token_object(token_id: &str) -> String {
+    format!("token:{token_id}")
+}
+
+/// Calls `path` on the ledger object `name` with a JSON body.
+pub async fn call(env: &Env, name: &str, path: &str, body: &impl Serialize) -> Result<Response> {
+    let stub = env.durable_object(BINDING)?.id_from_name(name)?.get_stub()?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(serde_json::to_string(body)?.into()));
+    let req = Request::new_with_init(&format!("https://ledger{path}"), &init)?;
+    let response = stub.fetch_with_request(req).await?;
+    if response.status_code() >= 400 {
+        return Err(worker::Error::RustError(format!("ledger {path}: status {}", response.status_code())));
+    }
+    Ok(response)
+}
+
+/// A token's rows for a report (daily, or hourly for `by=hour`).
+pub async fn token_rows(env: &Env, token_id: &str, hourly: bool, first: i64, last: i64) -> Result<Vec<Stored>> {
+    let rows: Vec<WireRow> = call(env, &token_object(token_id), "/rows", &RowsRequest { hourly, first, last }).await?.json().await?;
+    Ok(rows.into_iter().map(|r| Stored { period: r.period, provider: r.provider, model: r.model, counters: r.counters }).collect())
+}
+
+/// A token's daily totals over a range of days.
+pub async fn token_days(env: &Env, token_id: &str, first: i64, last: i64) -> Result<Vec<(i64, Counters)>> {
+    let rows: Vec<DayTotals> = call(env, &token_object(token_id), "/days", &RowsRequest { hourly: false, first, last }).await?.json().await?;
+    Ok(rows.into_iter().map(|d| (d.day, d.counters)).collect())
+}
+
+/// Every token's daily totals over a range of days, from the account object.
+pub async fn account_days(env: &Env, first: i64, last: i64) -> Result<Vec<(i64, String, Counters)>> {
+    let rows: Vec<TokenDay> = call(env, "account", "/overview", &RowsRequest { hourly: false, first, last }).await?.json().await?;
+    Ok(rows.into_iter().map(|d| (d.day, d.token_id, d.counters)).collect())
+}
+
+/// Deletes a token's usage: its own object and its rows in the account roll-up.
+pub async fn forget_token(env: &Env, token_id: &str) -> Result<()> {
+    call(env, &token_object(token_id), "/forget", &()).await?;
+    call(env, "account", "/forget-token", &token_id).await?;
+    Ok(())
+}
+
+/// The day a Unix second is in, re-exported for the glue's date arithmetic.
+pub fn today() -> i64 {
+    day_of(now_unix())
+}
+
+pub const DAY: i64 = SECONDS_PER_DAY;
