@@ -162,6 +162,11 @@ function compatibilityDate() {
   return fs.readFileSync(path.join(root, "wrangler.toml"), "utf8").match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
 }
 
+function compatibilityFlags() {
+  const m = fs.readFileSync(path.join(root, "wrangler.toml"), "utf8").match(/^compatibility_flags\s*=\s*\[([^\]]*)\]/m);
+  return m ? [...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]) : [];
+}
+
 export function startMock() {
   const child = spawn(process.execPath, [path.join(root, "bench/mock-upstream.mjs")], {
     env: { ...process.env, BENCH_REAL_KEY: REAL_KEY },
@@ -213,6 +218,8 @@ export async function startWorkerd(name, { kvDir, auth, upstream = startWorkerd.
     name,
     modules: true,
     compatibilityDate: compatibilityDate(),
+    // As wrangler.toml has them (request.signal tells usage metering of a client disconnect).
+    compatibilityFlags: compatibilityFlags(),
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     // Otherwise Miniflare routes every outbound fetch through one more JS Worker of its own, a hop
     // that Cloudflare does not have.

@@ -109,6 +109,7 @@ async fn forward(
     ctx: &Context,
 ) -> Result<(web_sys::Response, ExtraHeaders, Option<Pending>), ProxyError> {
     let inbound = req.headers();
+    let signal = js_sys::Reflect::get(&req, &"signal".into()).unwrap_or(JsValue::UNDEFINED);
     let path = url.pathname();
     let search = url.search();
     let query = search.strip_prefix('?').unwrap_or(&search);
@@ -208,6 +209,7 @@ async fn forward(
         request_bytes,
         rewrote_include_usage: body.rewrote_include_usage,
         at: now_unix(),
+        signal,
     });
     Ok((response.unchecked_into(), extra, pending))
 }

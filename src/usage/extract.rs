@@ -355,7 +355,8 @@ impl StreamState {
             }
             _ => {}
         }
-        self.tokens = Some(usage.tokens());
+        // Nothing reported yet is no usage at all (an estimate follows), not a reported 0.
+        self.tokens = (*usage != AnthropicUsage::default()).then(|| usage.tokens());
     }
 
     fn gemini_chunk(&mut self, v: &Value) {

@@ -37,12 +37,24 @@ pub struct Pending {
     /// The proxy added `stream_options.include_usage`: the usage-only chunk is not the client's.
     pub rewrote_include_usage: bool,
     pub at: i64,
+    /// The inbound request's `signal`: workerd aborts it when the client disconnects
+    /// (`enable_request_signal`), and does not cancel the answer's stream then.
+    pub signal: JsValue,
 }
 
 struct Tap {
     meter: Option<Meter>,
     outcome: Option<Outcome>,
     resolve: Option<js_sys::Function>,
+    /// A pull is waiting on the upstream (the client asked for more).
+    pulling: bool,
+    /// When the last pull ended (ms).
+    last_pull: f64,
+}
+
+/// How long a stream may go unpulled before its client is taken as gone (`USAGE_CLIENT_IDLE_SECONDS`).
+fn idle_seconds(env: &Env) -> f64 {
+    env.var("USAGE_CLIENT_IDLE_SECONDS").ok().and_then(|v| v.to_string().parse::<f64>().ok()).filter(|s| *s > 0.0).unwrap_or(10.0)
 }
 
 impl Tap {
@@ -93,7 +105,7 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
         return None;
     };
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let tap = Rc::new(RefCell::new(Tap { meter: Some(meter), outcome: None, resolve: None }));
+    let tap = Rc::new(RefCell::new(Tap { meter: Some(meter), outcome: None, resolve: None, pulling: false, last_pull: js_sys::Date::now() }));
 
     let done = js_sys::Promise::new(&mut |resolve, _reject| tap.borrow_mut().resolve = Some(resolve));
 
@@ -103,7 +115,9 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
         Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(move |controller: JsValue| {
             let tap = tap.clone();
             let reader = reader.clone();
-            future_to_promise(async move {
+            tap.borrow_mut().pulling = true;
+            let ended = tap.clone();
+            let pulled = async move {
                 loop {
                     let read = match JsFuture::from(reader.read()).await {
                         Ok(read) => read,
@@ -127,7 +141,11 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
                     }
                     let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&read, &"value".into())?.unchecked_into();
                     let mut t = tap.borrow_mut();
-                    let Some(m) = t.meter.as_mut() else { return Ok(JsValue::UNDEFINED) };
+                    let Some(m) = t.meter.as_mut() else {
+                        // Recorded already (taken as disconnected): the bytes still go on.
+                        method(&controller, "enqueue", &[&chunk])?;
+                        return Ok(JsValue::UNDEFINED);
+                    };
                     if m.filters() {
                         match m.filter(&chunk.to_vec()) {
                             Emit::All => {
@@ -145,6 +163,13 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
                     }
                     return Ok(JsValue::UNDEFINED);
                 }
+            };
+            future_to_promise(async move {
+                let result = pulled.await;
+                let mut t = ended.borrow_mut();
+                t.pulling = false;
+                t.last_pull = js_sys::Date::now();
+                result
             })
         })
     };
@@ -157,6 +182,15 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
             reader.cancel_with_reason(&reason)
         })
     };
+    if pending.signal.is_object() {
+        let tap = tap.clone();
+        let reader = reader.clone();
+        let on_abort = Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
+            tap.borrow_mut().complete(true);
+            let _ = reader.cancel();
+        });
+        let _ = method(&pending.signal, "addEventListener", &[&"abort".into(), &on_abort.into_js_value()]);
+    }
     let source = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&source, &"pull".into(), &pull.into_js_value());
     let _ = js_sys::Reflect::set(&source, &"cancel".into(), &cancel.into_js_value());
@@ -173,8 +207,27 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
         }
     };
     let env = env.clone();
+    let idle_ms = idle_seconds(&env) * 1000.0;
     ctx.wait_until(async move {
-        let _ = JsFuture::from(done).await;
+        // workerd neither cancels the stream nor aborts request.signal when a client goes away
+        // mid-answer (seen in workerd 2026-04): it only stops pulling. So a stream that has
+        // not been pulled for `idle_ms` while no pull is waiting on the upstream is taken as
+        // disconnected: recorded partial, and the upstream read is cancelled.
+        loop {
+            let tick = js_sys::Promise::new(&mut |resolve, _| {
+                let _ = method(&js_sys::global(), "setTimeout", &[&resolve, &(idle_ms / 2.0).into()]);
+            });
+            let _ = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(&done, &tick))).await;
+            let mut t = tap.borrow_mut();
+            if t.meter.is_none() {
+                break;
+            }
+            if !t.pulling && js_sys::Date::now() - t.last_pull > idle_ms {
+                t.complete(true);
+                let _ = reader.cancel();
+                break;
+            }
+        }
         let outcome = tap.borrow_mut().outcome.take();
         if let Some(outcome) = outcome {
             send(pending, kind, status, outcome, &env).await;

@@ -10,6 +10,12 @@
 //   x-mock-hold: ID         (streaming) send the first event, then wait for POST /__mock/release/ID
 //   x-mock-chunks / x-mock-interval-ms   (streaming) how many events, and the pause between them
 //   x-mock-extra-headers: JSON object of response headers to add (to JSON, binary and SSE answers)
+//   x-mock-usage: none      report no usage at all (JSON, and every stream format)
+//   x-mock-cut-after: N     (streaming) send N events, then break the connection
+//   x-mock-error-event: 1   (Anthropic streaming) an `event: error` after the content, instead of
+//                           message_delta / message_stop (what the API sends when it is overloaded)
+//   x-mock-thoughts: N      (Gemini) report N thinking tokens (thoughtsTokenCount)
+// The usage reported is fixed per provider (see MOCK_USAGE), so tests can check the ledger.
 // Control endpoints on each listener: GET /__mock/requests, POST /__mock/reset,
 // POST /__mock/release/ID.
 
@@ -23,6 +29,18 @@ export const REAL_KEYS = {
 };
 
 const KEEP_BODY_BYTES = 1 << 20;
+
+// What each answer reports, in the provider's own fields.
+export const MOCK_USAGE = {
+  openaiChat: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 2 } },
+  openaiChatStream: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 0 } },
+  openaiResponses: { input_tokens: 5, output_tokens: 6, total_tokens: 11, input_tokens_details: { cached_tokens: 1 }, output_tokens_details: { reasoning_tokens: 2 } },
+  openaiEmbeddings: { prompt_tokens: 3, total_tokens: 3 },
+  anthropic: { input_tokens: 12, output_tokens: 8, cache_creation_input_tokens: 50, cache_read_input_tokens: 100 },
+  gemini: { promptTokenCount: 4, candidatesTokenCount: 6, totalTokenCount: 10, cachedContentTokenCount: 2 },
+};
+
+const noUsage = (req) => req.headers["x-mock-usage"] === "none";
 
 function errorBody(provider, status, message) {
   if (provider === "anthropic") {
@@ -141,22 +159,27 @@ class Listener {
 
     if (this.provider === "openai" || p.startsWith("/v1beta/openai/")) {
       const base = p.replace(/^\/v1beta\/openai/, "/v1");
-      if (base === "/v1/chat/completions") return stream ? this.sse(req, res, openaiChatEvents(json)) : send(200, openaiChat(json));
-      if (base === "/v1/responses") return stream ? this.sse(req, res, openaiResponseEvents(json)) : send(200, openaiResponse(json));
-      if (base === "/v1/embeddings") return send(200, { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], model: json?.model, usage: { prompt_tokens: 3, total_tokens: 3 } });
+      const bare = noUsage(req);
+      if (base === "/v1/chat/completions") return stream ? this.sse(req, res, openaiChatEvents(json, bare)) : send(200, openaiChat(json, bare));
+      if (base === "/v1/responses") return stream ? this.sse(req, res, openaiResponseEvents(json, bare)) : send(200, openaiResponse(json, bare));
+      if (base === "/v1/embeddings") return send(200, { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], model: json?.model, ...(bare ? {} : { usage: MOCK_USAGE.openaiEmbeddings }) });
       if (base === "/v1/models") return send(200, { object: "list", data: [{ id: "gpt-4o-mini", object: "model", created: 1, owned_by: "mock" }] });
       if (base === "/v1/audio/speech") return send(200, patternBytes(64 * 1024, 3), { "content-type": "audio/mpeg" });
       if (base === "/v1/files") return send(200, { id: "file-mock", object: "file", bytes: body.length, sha256: body.sha256, purpose: "batch" });
     }
     if (this.provider === "anthropic") {
-      if (p === "/v1/messages") return stream ? this.sse(req, res, anthropicEvents(json)) : send(200, anthropicMessage(json));
+      if (p === "/v1/messages") {
+        const errorEvent = req.headers["x-mock-error-event"] === "1";
+        return stream ? this.sse(req, res, anthropicEvents(json, noUsage(req), errorEvent)) : send(200, anthropicMessage(json, noUsage(req)));
+      }
       if (p === "/v1/messages/count_tokens") return send(200, { input_tokens: 11 });
       if (p === "/v1/models") return send(200, { data: [{ id: "claude-sonnet-4-5", type: "model", display_name: "Claude", created_at: "2025-01-01T00:00:00Z" }], has_more: false, first_id: "claude-sonnet-4-5", last_id: "claude-sonnet-4-5" });
     }
     if (this.provider === "gemini") {
       const m = p.match(/^\/(v1beta|v1)\/models\/([^:]+):(\w+)$/);
-      if (m && m[3] === "generateContent") return send(200, geminiResponse(m[2], "Hello from mock Gemini.", true));
-      if (m && m[3] === "streamGenerateContent") return this.sse(req, res, geminiEvents(m[2]));
+      const thoughts = Number(req.headers["x-mock-thoughts"] ?? 0);
+      if (m && m[3] === "generateContent") return send(200, geminiResponse(m[2], "Hello from mock Gemini.", !noUsage(req), { thoughts }));
+      if (m && m[3] === "streamGenerateContent") return this.sse(req, res, geminiEvents(m[2], !noUsage(req), thoughts));
       if (m && m[3] === "embedContent") return send(200, { embedding: { values: [0.1, 0.2, 0.3] } });
       if (/^\/(v1beta|v1)\/models$/.test(p)) return send(200, { models: [{ name: "models/gemini-2.5-flash", displayName: "Gemini 2.5 Flash" }] });
     }
@@ -168,9 +191,16 @@ class Listener {
     const chunks = Number(req.headers["x-mock-chunks"] ?? 0);
     const interval = Number(req.headers["x-mock-interval-ms"] ?? 0);
     const hold = req.headers["x-mock-hold"];
+    const cutAfter = req.headers["x-mock-cut-after"] === undefined ? Infinity : Number(req.headers["x-mock-cut-after"]);
     if (chunks > 0) events = Array.from({ length: chunks }, (_, i) => ({ data: { i, t: Date.now() } }));
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": `req_${this.requests.length}`, ...extraHeaders(req) });
     for (let i = 0; i < events.length; i++) {
+      if (i >= cutAfter) {
+        // Let the events written so far leave, then break the connection mid-stream.
+        await sleep(50);
+        res.destroy();
+        return;
+      }
       const e = events[i];
       const data = typeof e.data === "string" ? e.data : JSON.stringify(chunks > 0 ? { ...e.data, t: Date.now() } : e.data);
       res.write((e.event ? `event: ${e.event}\n` : "") + `data: ${data}\n\n`);
@@ -197,37 +227,37 @@ function lastUserText(json) {
   return typeof last.content === "string" ? last.content : (last.content ?? []).map((c) => c.text ?? "").join("");
 }
 
-function openaiChat(json) {
+function openaiChat(json, bare = false) {
   return {
     id: "chatcmpl-mock", object: "chat.completion", created: 1, model: json?.model ?? "gpt-4o-mini",
     choices: [{ index: 0, message: { role: "assistant", content: `Hello from mock OpenAI. You said: ${lastUserText(json)}`, refusal: null }, finish_reason: "stop", logprobs: null }],
-    usage: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
+    ...(bare ? {} : { usage: MOCK_USAGE.openaiChat }),
   };
 }
 
-function openaiChatEvents(json) {
+function openaiChatEvents(json, bare = false) {
   const model = json?.model ?? "gpt-4o-mini";
   const chunk = (delta, finish = null) => ({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] } });
   const events = [chunk({ role: "assistant", content: "" }), chunk({ content: "Hello" }), chunk({ content: " from" }), chunk({ content: " mock OpenAI." }), chunk({}, "stop")];
-  if (json?.stream_options?.include_usage) {
-    events.push({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } } } });
+  if (json?.stream_options?.include_usage && !bare) {
+    events.push({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [], usage: MOCK_USAGE.openaiChatStream } });
   }
   events.push({ data: "[DONE]" });
   return events;
 }
 
-function openaiResponse(json) {
+function openaiResponse(json, bare = false) {
   return {
     id: "resp_mock", object: "response", created_at: 1, status: "completed", model: json?.model ?? "gpt-4o-mini",
     output: [{ type: "message", id: "msg_mock", status: "completed", role: "assistant", content: [{ type: "output_text", text: "Hello from mock OpenAI Responses.", annotations: [] }] }],
-    usage: { input_tokens: 5, output_tokens: 6, total_tokens: 11, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } },
+    usage: bare ? null : MOCK_USAGE.openaiResponses,
   };
 }
 
 // The event sequence the real API streams, item by item: the SDK's ResponseStream accumulates the
 // output from the *.added events and refuses a delta for an item it was not told about.
-function openaiResponseEvents(json) {
-  const done = openaiResponse(json);
+function openaiResponseEvents(json, bare = false) {
+  const done = openaiResponse(json, bare);
   const [message] = done.output;
   const [part] = message.content;
   const deltas = ["Hello from", " mock OpenAI Responses."];
@@ -246,17 +276,28 @@ function openaiResponseEvents(json) {
   return events.map((data, sequence_number) => ({ event: data.type, data: { ...data, sequence_number } }));
 }
 
-function anthropicMessage(json) {
-  return {
+function anthropicMessage(json, bare = false) {
+  const r = {
     id: "msg_mock", type: "message", role: "assistant", model: json?.model ?? "claude-sonnet-4-5",
     content: [{ type: "text", text: `Hello from mock Anthropic. You said: ${lastUserText(json)}` }],
     stop_reason: "end_turn", stop_sequence: null,
-    usage: { input_tokens: 12, output_tokens: 8, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    usage: MOCK_USAGE.anthropic,
   };
+  if (bare) delete r.usage;
+  return r;
 }
 
-function anthropicEvents(json) {
-  const start = { ...anthropicMessage(json), content: [], stop_reason: null, usage: { input_tokens: 12, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } };
+// Newer API versions repeat the input and cache fields in message_delta, cumulative like output.
+function anthropicEvents(json, bare = false, errorEvent = false) {
+  const start = { ...anthropicMessage(json), content: [], stop_reason: null, usage: { ...MOCK_USAGE.anthropic, output_tokens: 1 } };
+  if (bare) delete start.usage;
+  const deltaUsage = bare ? {} : { usage: MOCK_USAGE.anthropic };
+  const end = errorEvent
+    ? [{ event: "error", data: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } } }]
+    : [
+      { event: "message_delta", data: { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, ...deltaUsage } },
+      { event: "message_stop", data: { type: "message_stop" } },
+    ];
   return [
     { event: "message_start", data: { type: "message_start", message: start } },
     { event: "content_block_start", data: { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } },
@@ -264,21 +305,29 @@ function anthropicEvents(json) {
     { event: "content_block_delta", data: { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hello from" } } },
     { event: "content_block_delta", data: { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: " mock Anthropic." } } },
     { event: "content_block_stop", data: { type: "content_block_stop", index: 0 } },
-    { event: "message_delta", data: { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 8 } } },
-    { event: "message_stop", data: { type: "message_stop" } },
+    ...end,
   ];
 }
 
-function geminiResponse(model, text, withUsage) {
-  const r = { candidates: [{ content: { role: "model", parts: [{ text }] }, finishReason: "STOP", index: 0 }], modelVersion: model };
-  if (withUsage) r.usageMetadata = { promptTokenCount: 4, candidatesTokenCount: 6, totalTokenCount: 10 };
+function geminiResponse(model, text, withUsage, { thoughts = 0, last = true, running = null } = {}) {
+  const candidate = { content: { role: "model", parts: [{ text }] }, index: 0 };
+  if (last) candidate.finishReason = "STOP";
+  const r = { candidates: [candidate], modelVersion: model };
+  if (withUsage) {
+    const u = running ?? MOCK_USAGE.gemini;
+    r.usageMetadata = { ...u, ...(thoughts ? { thoughtsTokenCount: thoughts, totalTokenCount: u.totalTokenCount + thoughts } : {}) };
+  }
   return r;
 }
 
-function geminiEvents(model) {
+// Running totals: the first chunk reports what was generated so far, the middle one none (which
+// must not reset the count), the last one (finishReason, no new text) the final totals.
+function geminiEvents(model, withUsage = true, thoughts = 0) {
+  const running = { promptTokenCount: 4, candidatesTokenCount: 2, totalTokenCount: 6, cachedContentTokenCount: 2 };
   return [
-    { data: geminiResponse(model, "Hello from", false) },
-    { data: geminiResponse(model, " mock Gemini.", true) },
+    { data: geminiResponse(model, "Hello from", withUsage, { thoughts, last: false, running }) },
+    { data: geminiResponse(model, " mock Gemini.", false, { last: false }) },
+    { data: geminiResponse(model, "", withUsage, { thoughts }) },
   ];
 }
 

@@ -36,6 +36,8 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     GEMINI_UPSTREAM: upstreams?.gemini ?? mock.urls.gemini,
     // The account overview is fed within a second, so tests need not wait a minute.
     USAGE_FORWARD_SECONDS: "1",
+    // A client that stopped reading is taken as gone after 2 s instead of 10.
+    USAGE_CLIENT_IDLE_SECONDS: "2",
     ...bindings,
   };
   for (const [name, value] of Object.entries(workerBindings)) if (value === undefined) delete workerBindings[name];
@@ -46,6 +48,10 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     modulesRoot: path.join(root, "build"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
+    compatibilityFlags: ["enable_request_signal"],
+    // A socket of the Worker's own, without Miniflare's entry worker in front: through it a client
+    // disconnect reaches the Worker as it does on Cloudflare (request.signal aborts).
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     bindings: workerBindings,
     durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, LEDGER: { className: "Ledger", useSQLite: true } },
     ...(kvFailure ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } } : { kvNamespaces: ["TOKENS"] }),
@@ -66,6 +72,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     },
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
+  const directUrl = (await mf.unsafeGetDirectURL("api-proxy")).toString().replace(/\/$/, "");
 
   async function admin(method, pathname, body) {
     const res = await fetch(url + pathname, {
@@ -79,6 +86,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
 
   return {
     url,
+    directUrl,
     mf,
     mock,
     logs,
