@@ -240,39 +240,45 @@ fn js_call(obj: &JsValue, name: &str, arg: &JsValue) -> Result<JsValue, JsValue>
 
 /// For an OpenAI chat streaming request that did not ask for usage: the body with
 /// `stream_options.include_usage: true`, parsed and rewritten in the runtime (the text never
-/// enters wasm). Only bodies with a declared length up to `MAX_REWRITE_BODY_BYTES` are read;
-/// bigger or undeclared ones are forwarded untouched and their usage is estimated. Also checks
-/// a model-restricted token's model, since the body is read anyway.
-async fn rewrite_for_usage(req: &web_sys::Request, policy: &Policy, shape: Option<Provider>) -> Result<Option<Body>, ProxyError> {
-    let declared = header(&req.headers(), "content-length").and_then(|l| l.parse::<usize>().ok());
-    if req.body().is_none() || !declared.is_some_and(|l| l <= MAX_REWRITE_BODY_BYTES) {
-        return Ok(None);
-    }
+/// enters wasm). `prior` is the body as the policy left it: bytes it read already (a
+/// model-scoped token, whose model Rust has checked), or the untouched stream, which is read only
+/// with a declared length up to `MAX_REWRITE_BODY_BYTES`; bigger or undeclared ones are forwarded
+/// untouched and their usage is estimated.
+async fn rewrite_for_usage(req: &web_sys::Request, prior: Body, shape: Option<Provider>) -> Result<Body, ProxyError> {
     let unreadable = |_| ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read.");
-    let text = JsFuture::from(req.text().map_err(unreadable)?).await.map_err(unreadable)?;
-    let json = js_sys::Reflect::get(&js_sys::global(), &"JSON".into()).map_err(unreadable)?;
+    let Some(source) = &prior.body else { return Ok(prior) };
+    let global = js_sys::global();
+    let text = if source.is_instance_of::<js_sys::Uint8Array>() {
+        let decoder_class: js_sys::Function = js_sys::Reflect::get(&global, &"TextDecoder".into()).map_err(unreadable)?.unchecked_into();
+        let decoder = js_sys::Reflect::construct(&decoder_class, &js_sys::Array::new()).map_err(unreadable)?;
+        js_call(&decoder, "decode", source).map_err(unreadable)?
+    } else {
+        let declared = header(&req.headers(), "content-length").and_then(|l| l.parse::<usize>().ok());
+        if !declared.is_some_and(|l| l <= MAX_REWRITE_BODY_BYTES) {
+            return Ok(prior);
+        }
+        JsFuture::from(req.text().map_err(unreadable)?).await.map_err(unreadable)?
+    };
+    // Unchanged, the bytes go as they came (the ones read, or the text that replaced the stream).
+    let original = if source.is_instance_of::<js_sys::Uint8Array>() { source.clone() } else { text.clone() };
+    let keep = |model| Ok(Body { body: Some(original), model, rewrote_include_usage: false });
+    let json = js_sys::Reflect::get(&global, &"JSON".into()).map_err(unreadable)?;
     let Some(parsed) = js_call(&json, "parse", &text).ok().filter(|v| v.is_object() && !js_sys::Array::is_array(v)) else {
         // Not a JSON object: the upstream answers it as it would.
-        if policy.restricts_models() {
-            policy.check_model(None).map_err(|r| ProxyError::policy(shape, r))?;
-        }
-        return Ok(Some(Body { body: Some(text), model: None, rewrote_include_usage: false }));
+        return keep(prior.model);
     };
     let get = |obj: &JsValue, key: &str| js_sys::Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED);
-    let model = get(&parsed, "model").as_string();
-    if policy.restricts_models() {
-        policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
-    }
+    let model = prior.model.or_else(|| get(&parsed, "model").as_string());
     let options = get(&parsed, "stream_options");
     let include_usage = options.is_object().then(|| get(&options, "include_usage").as_bool()).flatten();
     if !needs_usage_rewrite(get(&parsed, "stream").as_bool(), include_usage) {
-        return Ok(Some(Body { body: Some(text), model, rewrote_include_usage: false }));
+        return keep(model);
     }
     let options = if options.is_object() { options } else { js_sys::Object::new().into() };
     let _ = js_sys::Reflect::set(&options, &"include_usage".into(), &JsValue::TRUE);
     let _ = js_sys::Reflect::set(&parsed, &"stream_options".into(), &options);
     let body = js_call(&json, "stringify", &parsed).map_err(unreadable)?;
-    Ok(Some(Body { body: Some(body), model, rewrote_include_usage: true }))
+    Ok(Body { body: Some(body), model, rewrote_include_usage: true })
 }
 
 /// The body to forward: the inbound stream, untouched, unless the token restricts models and the
@@ -285,12 +291,16 @@ async fn request_body(
     shape: Option<Provider>,
     metering: bool,
 ) -> Result<Body, ProxyError> {
+    let body = policy_body(req, policy, detected, shape).await?;
     let format = format_of(detected.provider.name(), &detected.upstream_path);
     if metering && may_need_usage_rewrite(&req.method(), format) {
-        if let Some(body) = rewrite_for_usage(req, policy, shape).await? {
-            return Ok(body);
-        }
+        return rewrite_for_usage(req, body, shape).await;
     }
+    Ok(body)
+}
+
+/// The body as the token's policy needs it: the stream, or the bytes read to find the model.
+async fn policy_body(req: &web_sys::Request, policy: &Policy, detected: &Detected, shape: Option<Provider>) -> Result<Body, ProxyError> {
     if !policy.restricts_models() {
         return Ok(Body::stream(req));
     }

@@ -36,7 +36,7 @@ const STREAMS = [
     headers: (t) => ({ "x-goog-api-key": t }),
     body: { contents: [{ role: "user", parts: [{ text: "hi" }] }] },
     first: '"text":"Hello from"',
-    rest: [" mock Gemini.", '"usageMetadata"'],
+    rest: [" mock Gemini.", '"finishReason"'],
   },
   {
     provider: "gemini",

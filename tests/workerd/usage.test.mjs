@@ -336,3 +336,14 @@ test("/_proxy/usage refuses unknown tokens in the provider's shape and shows the
   expect(own.json.month.from).toBe(today().slice(0, 8) + "01");
   expect(own.text).not.toContain(token);
 });
+
+test("a model-scoped token's stream is checked by the policy and still asked for usage", async () => {
+  const { id, token } = await stack.createToken({ allowed_models: ["gpt-4o-mini"] });
+  const res = await send(stack, "/v1/chat/completions", { method: "POST", headers: OPENAI(token), body: chat({ stream: true }) });
+  expect(res.status).toBe(200);
+  expect(res.text).not.toContain('"choices":[]');
+  expect(JSON.parse(stack.mock.requests("openai")[0].body.text).stream_options).toEqual({ include_usage: true });
+  expect((await settled(id, 1)).totals).toMatchObject({ input_tokens: 9, output_tokens: 4, estimated_requests: 0 });
+  const refused = await send(stack, "/v1/chat/completions", { method: "POST", headers: OPENAI(token), body: chat({ model: "gpt-4o", stream: true }) });
+  expect(refused.status).toBe(403);
+});
