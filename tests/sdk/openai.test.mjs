@@ -96,3 +96,31 @@ test("a token without the openai scope makes the SDK raise PermissionDeniedError
   expect(err.error.message).toBe("This api-proxy token is not allowed to use OpenAI.");
   expect(stack.mock.requests()).toEqual([]);
 });
+
+test("streamed chat completion without include_usage: a chunk.choices[0] loop sees no extra chunk, and the ledger has the usage", async () => {
+  const { id, token } = await stack.createToken({ providers: ["openai"] });
+  const stream = await client(token).chat.completions.create({
+    model: "gpt-4o-mini",
+    messages: [{ role: "user", content: "hi" }],
+    stream: true,
+  });
+  let text = "";
+  let chunks = 0;
+  for await (const chunk of stream) {
+    // What most client code does; it throws on a usage-only chunk with "choices": [].
+    text += chunk.choices[0].delta.content ?? "";
+    expect(chunk.usage ?? null).toBeNull();
+    chunks++;
+  }
+  expect(text).toBe("Hello from mock OpenAI.");
+  expect(chunks).toBe(5);
+  // The proxy asked upstream for the usage on the client's behalf.
+  expect(expectOpenAiUpstream("/v1/chat/completions", token).stream_options).toEqual({ include_usage: true });
+  let totals;
+  for (let i = 0; i < 50; i++) {
+    ({ totals } = (await stack.admin("GET", `/admin/api/tokens/${id}/usage`)).body);
+    if (totals.requests) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(totals).toMatchObject({ requests: 1, input_tokens: 9, output_tokens: 4, estimated_requests: 0 });
+});
