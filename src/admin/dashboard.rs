@@ -164,9 +164,15 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     };
     if method == "GET" {
         return match rest {
-            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None).await,
+            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None, Some(env)).await,
+            "/usage" => secure(crate::usage::dashboard::overview(url, Layout { csrf: Some(csrf) }, &store, env).await),
             _ => match rest.strip_prefix("/tokens/") {
                 Some(id) if is_token_id(id) => edit_page(id, csrf, &store).await,
+                Some(path) => match path.split_once('/') {
+                    Some((id, "usage")) if is_token_id(id) => secure(crate::usage::dashboard::token_page(id, url, Layout { csrf: Some(csrf) }, &store, env).await),
+                    Some((id, "usage.csv")) if is_token_id(id) => secure(crate::usage::dashboard::token_csv(id, url, &store, env).await),
+                    _ => message(404, Some(csrf), "Not found", "There is no such page."),
+                },
                 _ => message(404, Some(csrf), "Not found", "There is no such page."),
             },
         };
@@ -224,7 +230,8 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
 }
 
 /// The token list and the create form; after a refused create, the form as typed and why.
-async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>) -> web_sys::Response {
+/// `usage`: read the token list's 30-day usage columns (one call to the account's ledger).
+async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>, usage: Option<&Env>) -> web_sys::Response {
     let tokens = match store.list().await {
         Ok(tokens) => tokens,
         Err(e) => return store_unavailable(e, Some(csrf)),
@@ -236,6 +243,13 @@ async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Opti
         .map(|t| TokenRow::new(&t.id, &t.record, t.last_used.as_deref()))
         .filter(|row| row.matches(filter))
         .collect();
+    let mut rows = rows;
+    if let Some(env) = usage {
+        let cells = crate::usage::dashboard::last_30_days(env).await;
+        for row in &mut rows {
+            row.usage = cells.as_ref().map(|c| crate::usage::format::Cells::of(c.get(&row.id)));
+        }
+    }
     let status = if refused.is_some() { 400 } else { 200 };
     let (error, form) = match refused {
         Some((error, form)) => (Some(error), form),
@@ -270,10 +284,10 @@ async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store:
             },
             &[],
         ),
-        Err(CreateError::Invalid(e)) => dashboard("", csrf, store, Some((format!("Not created. {e}"), TokenForm::from_fields(fields)))).await,
+        Err(CreateError::Invalid(e)) => dashboard("", csrf, store, Some((format!("Not created. {e}"), TokenForm::from_fields(fields))), None).await,
         Err(CreateError::Exists) => {
             let error = "Not created: that custom token is already in use.".to_string();
-            dashboard("", csrf, store, Some((error, TokenForm::from_fields(fields)))).await
+            dashboard("", csrf, store, Some((error, TokenForm::from_fields(fields))), None).await
         }
         Err(CreateError::Store(e)) => store_unavailable(e, Some(csrf)),
     }

@@ -168,6 +168,8 @@ pub struct TokenRow {
     pub limits: Vec<String>,
     /// Lowercase text the filter matches against.
     pub search: String,
+    /// The last 30 days' usage, when it could be read.
+    pub usage: Option<crate::usage::format::Cells>,
 }
 
 impl TokenRow {
@@ -192,6 +194,7 @@ impl TokenRow {
             last_used: last_used.unwrap_or("never").to_string(),
             limits: policy_summary(&record.policy),
             search,
+            usage: None,
         }
     }
 

@@ -3,11 +3,14 @@
 //!
 //! The pure modules here know nothing of the Workers runtime; they are unit-tested on the host.
 
+pub mod chart;
 pub mod day;
 pub mod estimate;
 pub mod extract;
+pub mod format;
 pub mod ledger;
 pub mod meter;
+pub mod pages;
 pub mod prices;
 pub mod report;
 pub mod request;
@@ -17,6 +20,8 @@ pub mod sse;
 pub mod admin_api;
 #[cfg(target_arch = "wasm32")]
 pub mod consumer;
+#[cfg(target_arch = "wasm32")]
+pub mod dashboard;
 #[cfg(target_arch = "wasm32")]
 pub mod ledger_object;
 #[cfg(target_arch = "wasm32")]
