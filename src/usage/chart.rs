@@ -41,6 +41,8 @@ pub fn usd(v: f64) -> String {
         "$0".into()
     } else if v < 0.01 {
         format!("${}", trim(format!("{v:.6}")))
+    } else if v < 1.0 {
+        format!("${}", trim(format!("{v:.4}")))
     } else if v < 100.0 {
         format!("${v:.2}")
     } else {
@@ -121,6 +123,7 @@ mod tests {
         assert_eq!(compact(2_500_000.0), "2.5M");
         assert_eq!(usd(0.000525), "$0.000525");
         assert_eq!(usd(1.5), "$1.50");
+        assert_eq!(usd(0.025), "$0.025");
     }
 
     #[test]
