@@ -26,9 +26,9 @@ import { Log, LogLevel, Miniflare } from "miniflare";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TARGETS = ["direct", "nginx", "js_passthrough", "api_proxy"];
 const PROXIES = ["nginx", "js_passthrough", "api_proxy"];
-const REAL_KEY = "sk-real-openai-key-bench-000000000000";
+export const REAL_KEY = "sk-real-openai-key-bench-000000000000";
 const NGINX_TOKEN = "bench-nginx-token-0123456789abcdef";
-const ADMIN_SECRET = "bench-admin-secret-0123456789abcdef";
+export const ADMIN_SECRET = "bench-admin-secret-0123456789abcdef";
 // "MB" in every figure and name means MiB, 2^20 bytes (what /proc reports memory in).
 const MiB = 1024 * 1024;
 
@@ -334,7 +334,7 @@ function throughput(targets, cfg) {
 
 // Per event: the time from the mock's write to the client's read of the whole event, on the
 // CLOCK_MONOTONIC both processes share.
-async function streamLatencies(target, cfg) {
+export async function streamLatencies(target, cfg) {
   const latencies = [];
   for (let s = 0; s < cfg.sseStreams; s++) {
     let buffer = "";

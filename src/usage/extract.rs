@@ -204,6 +204,8 @@ pub struct StreamState {
     pub error: bool,
     /// Events that carried content, the basis of an estimate when usage is missing.
     pub content_events: u64,
+    /// Events parsed only to find the model; a stream that names none is not parsed whole for it.
+    pub model_tries: u8,
 }
 
 /// How a parsed event is handled after the meter has looked at it.
@@ -234,7 +236,7 @@ impl StreamState {
         }
         match format {
             Format::OpenAiChat | Format::OpenAiEmbeddings | Format::Other => {
-                self.model.is_none() || has_live_usage(data, "\"usage\"") || data.starts_with("{\"error\"")
+                (self.model.is_none() && self.model_tries < 3) || has_live_usage(data, "\"usage\"") || data.starts_with("{\"error\"")
             }
             Format::OpenAiResponses => true_for_responses(event),
             Format::Anthropic => {
@@ -280,6 +282,7 @@ impl StreamState {
     fn openai_chunk(&mut self, v: &Value) -> Seen {
         if self.model.is_none() {
             self.model = string(v, "model");
+            self.model_tries = self.model_tries.saturating_add(1);
         }
         if v.get("error").is_some_and(Value::is_object) {
             self.error = true;
