@@ -3,6 +3,7 @@
 //! number or a date the chart formats itself.
 
 use super::day::format_day;
+use super::format::{fixed, fixed_trimmed};
 
 pub struct Series<'a> {
     pub name: &'a str,
@@ -31,7 +32,7 @@ fn nice_max(max: f64) -> f64 {
 pub fn compact(v: f64) -> String {
     let a = v.abs();
     let (n, unit) = if a >= 1e9 { (v / 1e9, "G") } else if a >= 1e6 { (v / 1e6, "M") } else if a >= 1e3 { (v / 1e3, "k") } else { (v, "") };
-    let s = if n.fract() == 0.0 { format!("{n:.0}") } else if n.abs() < 10.0 { format!("{n:.1}") } else { format!("{n:.0}") };
+    let s = if n.fract() == 0.0 || n.abs() >= 10.0 { fixed(n, 0) } else { fixed_trimmed(n, 1) };
     format!("{s}{unit}")
 }
 
@@ -40,18 +41,19 @@ pub fn usd(v: f64) -> String {
     if v == 0.0 {
         "$0".into()
     } else if v < 0.01 {
-        format!("${}", trim(format!("{v:.6}")))
+        format!("${}", fixed_trimmed(v, 6))
     } else if v < 1.0 {
-        format!("${}", trim(format!("{v:.4}")))
+        format!("${}", fixed_trimmed(v, 4))
     } else if v < 100.0 {
-        format!("${v:.2}")
+        format!("${}", fixed(v, 2))
     } else {
-        format!("${v:.0}")
+        format!("${}", fixed(v, 0))
     }
 }
 
-fn trim(s: String) -> String {
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+/// An SVG coordinate.
+fn c(v: f64) -> String {
+    fixed(v, 1)
 }
 
 /// Bars per day (one group per day, one bar per series), `first_day..first_day+n`.
@@ -63,15 +65,18 @@ pub fn daily_bars(label: &str, first_day: i64, series: &[Series], axis: fn(f64) 
     let slot = plot_w / days as f64;
     let bar = (slot * 0.8 / series.len().max(1) as f64).max(1.0);
     let mut svg = format!(
-        r##"<svg class="chart" viewBox="0 0 {W} {H}" width="100%" role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="12">"##
+        r##"<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="12">"##,
+        c(W),
+        c(H)
     );
     svg.push_str(&format!("<title>{label}</title>"));
     // Grid lines and axis labels at 0, 1/2 and the maximum.
     for i in 0..=2 {
         let v = max * i as f64 / 2.0;
         let y = TOP + plot_h - plot_h * i as f64 / 2.0;
-        svg.push_str(&format!(r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#d7dbe0" stroke-width="1"/>"##, W - RIGHT));
-        svg.push_str(&format!(r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#4a5562">{}</text>"##, LEFT - 8.0, y + 4.0, axis(v)));
+        let (yc, left) = (c(y), c(LEFT));
+        svg.push_str(&format!(r##"<line x1="{left}" y1="{yc}" x2="{}" y2="{yc}" stroke="#d7dbe0" stroke-width="1"/>"##, c(W - RIGHT)));
+        svg.push_str(&format!(r##"<text x="{}" y="{}" text-anchor="end" fill="#4a5562">{}</text>"##, c(LEFT - 8.0), c(y + 4.0), axis(v)));
     }
     for (d, x0) in (0..days).map(|d| (d, LEFT + slot * d as f64 + slot * 0.1)) {
         for (k, s) in series.iter().enumerate() {
@@ -82,9 +87,11 @@ pub fn daily_bars(label: &str, first_day: i64, series: &[Series], axis: fn(f64) 
             let h = (plot_h * v / max).max(1.0);
             let x = x0 + bar * k as f64;
             svg.push_str(&format!(
-                r##"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{}"><title>{} {}: {}</title></rect>"##,
-                TOP + plot_h - h,
-                (bar - 1.0).max(1.0),
+                r##"<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{} {}: {}</title></rect>"##,
+                c(x),
+                c(TOP + plot_h - h),
+                c((bar - 1.0).max(1.0)),
+                c(h),
                 s.color,
                 format_day(first_day + d as i64),
                 s.name,
@@ -94,13 +101,13 @@ pub fn daily_bars(label: &str, first_day: i64, series: &[Series], axis: fn(f64) 
         // A date under every 5th day, and the last.
         if d % 5 == 0 || d == days - 1 {
             let x = LEFT + slot * d as f64 + slot / 2.0;
-            svg.push_str(&format!(r##"<text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#4a5562">{}</text>"##, H - BOTTOM + 18.0, &format_day(first_day + d as i64)[5..]));
+            svg.push_str(&format!(r##"<text x="{}" y="{}" text-anchor="middle" fill="#4a5562">{}</text>"##, c(x), c(H - BOTTOM + 18.0), &format_day(first_day + d as i64)[5..]));
         }
     }
     // The legend, top left.
     let mut lx = LEFT;
     for s in series {
-        svg.push_str(&format!(r##"<rect x="{lx:.1}" y="8" width="12" height="12" fill="{}"/><text x="{:.1}" y="18" fill="#1f2933">{}</text>"##, s.color, lx + 16.0, s.name));
+        svg.push_str(&format!(r##"<rect x="{}" y="8" width="12" height="12" fill="{}"/><text x="{}" y="18" fill="#1f2933">{}</text>"##, c(lx), s.color, c(lx + 16.0), s.name));
         lx += 24.0 + 8.0 * s.name.len() as f64;
     }
     svg.push_str("</svg>");

@@ -3,6 +3,31 @@
 
 use super::ledger::Counters;
 
+/// `v` with `decimals` digits after the point, rounded, for non-negative values. Integer
+/// arithmetic on purpose: Rust's float formatting adds tens of KiB to the wasm bundle.
+pub fn fixed(v: f64, decimals: u32) -> String {
+    let scale = 10u64.pow(decimals);
+    let n = (v.max(0.0) * scale as f64).round() as u64;
+    if decimals == 0 {
+        return int_plain(n);
+    }
+    format!("{}.{:0width$}", n / scale, n % scale, width = decimals as usize)
+}
+
+fn int_plain(n: u64) -> String {
+    n.to_string()
+}
+
+/// Like `fixed`, without trailing zeros (and point).
+pub fn fixed_trimmed(v: f64, decimals: u32) -> String {
+    let s = fixed(v, decimals);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// `12,345`
 pub fn int(n: u64) -> String {
     let s = n.to_string();
@@ -20,8 +45,8 @@ pub fn int(n: u64) -> String {
 pub fn cost(c: &Counters) -> String {
     match c.priced_cost_usd() {
         None => "no price".into(),
-        Some(v) if v > 0.0 && v < 0.01 => format!("${v:.4}"),
-        Some(v) => format!("${v:.2}"),
+        Some(v) if v > 0.0 && v < 0.01 => format!("${}", fixed(v, 4)),
+        Some(v) => format!("${}", fixed(v, 2)),
     }
 }
 
@@ -45,6 +70,16 @@ impl Cells {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_point_without_float_formatting() {
+        assert_eq!(fixed(1.006, 2), "1.01");
+        assert_eq!(fixed(0.00012, 4), "0.0001");
+        assert_eq!(fixed(12.0, 1), "12.0");
+        assert_eq!(fixed(7.6, 0), "8");
+        assert_eq!(fixed_trimmed(0.025, 4), "0.025");
+        assert_eq!(fixed_trimmed(2.0, 3), "2");
+    }
 
     #[test]
     fn numbers_and_costs_read_well() {

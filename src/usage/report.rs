@@ -229,7 +229,8 @@ pub fn csv(report: &Report) -> String {
     let mut out = String::from(CSV_HEADER);
     out.push('\n');
     for r in &report.rows {
-        let cost = r.cost_usd.map(|c| c.to_string()).unwrap_or_default();
+        // serde_json prints floats the shortest exact way (and without core's float formatting).
+        let cost = r.cost_usd.map(|c| serde_json::to_string(&c).unwrap_or_default()).unwrap_or_default();
         let fields = [
             csv_field(&r.period),
             csv_field(&r.provider),
