@@ -194,14 +194,15 @@ async fn forward(
 
 /// The body to forward: the inbound stream, untouched, unless the token restricts models and the
 /// path does not name one. Then the JSON body is read (up to 32 MiB) to find its `model`, and the
-/// bytes read are what is forwarded.
+/// bytes read are what is forwarded. A GET or HEAD forwards none: `fetch` refuses one with a
+/// body, and a client's `Content-Length: 0` or empty chunked body would otherwise be a 502.
 async fn request_body(
     req: &web_sys::Request,
     policy: &Policy,
     detected: &Detected,
     shape: Option<Provider>,
 ) -> Result<Option<JsValue>, ProxyError> {
-    let stream = req.body().map(JsValue::from);
+    let stream = if has_no_body(&req.method()) { None } else { req.body().map(JsValue::from) };
     if !policy.restricts_models() {
         return Ok(stream);
     }
@@ -215,7 +216,7 @@ async fn request_body(
         discard_body(req).await;
         return Err(too_large());
     }
-    let Some(body) = req.body() else {
+    let Some(body) = req.body().filter(|_| stream.is_some()) else {
         return policy.check_model(None).map(|()| None).map_err(|r| ProxyError::policy(shape, r));
     };
     let unreadable = |_| ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read.");
@@ -223,6 +224,10 @@ async fn request_body(
     let model = model_from_json(&bytes.to_vec());
     policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
     Ok(Some(bytes.into()))
+}
+
+fn has_no_body(method: &str) -> bool {
+    method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")
 }
 
 /// Reads a body of at most `cap` bytes, chunk by chunk, so an undeclared length cannot make the
