@@ -8,13 +8,14 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, Context, Env};
+use worker::{Context, Env};
 use worker::web_sys::{self, Headers, RequestInit, RequestRedirect, ResponseInit};
 
 use crate::proxy::credentials::{connection_listed, drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
 use crate::proxy::error_body::{error_body, error_shape, ErrorKind};
 use crate::policy::rules::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
 use crate::proxy::provider::{detect, Detected, Detection, Inbound, Provider};
+use crate::proxy::request_log::RequestLog;
 use crate::tokens::token::{self, Refusal, TokenRecord};
 use crate::runtime::{json_response, now_unix};
 use crate::tokens::store::TokenStore;
@@ -74,15 +75,28 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &
     }
     // A browser page may read whatever we answer, errors included, so it can show why it failed.
     let cors_headers = origin.as_deref().map(cors::response_headers).unwrap_or_default();
-    match forward(req, url, origin.as_deref(), env, ctx).await {
+    let mut log = RequestLog::for_request(header(&req.headers(), "cf-ray").as_deref());
+    match forward(req, url, origin.as_deref(), env, ctx, &mut log).await {
         Ok((response, mut extra)) => {
+            log.info("forwarded", Some(response.status()), "");
             extra.extend(cors_headers);
             finish(response, &extra)
         }
         Err(mut e) => {
+            log_refusal(&log, &e);
             e.headers.extend(cors_headers);
             e.into_response()
         }
+    }
+}
+
+/// One line per answer the proxy makes itself: a 4xx is the client's to fix, a 5xx the operator's.
+fn log_refusal(log: &RequestLog, e: &ProxyError) {
+    let status = e.kind.status();
+    if status >= 500 {
+        log.warn("refused", Some(status), &e.message);
+    } else {
+        log.info("refused", Some(status), &e.message);
     }
 }
 
@@ -103,6 +117,7 @@ async fn forward(
     origin: Option<&str>,
     env: &Env,
     ctx: &Context,
+    log: &mut RequestLog,
 ) -> Result<(web_sys::Response, ExtraHeaders), ProxyError> {
     let inbound = req.headers();
     let path = url.pathname();
@@ -133,8 +148,10 @@ async fn forward(
             ))
         }
     };
+    log.set_provider(detected.provider);
+    log.redact(&detected.token);
     let shape = error_shape(Some(detected.provider), &detected.upstream_path);
-    let (id, record) = authorize(&detected, env, shape).await?;
+    let (id, record) = authorize(&detected, env, shape, log).await?;
     let policy = &record.policy;
     let client_ip = header(&inbound, "cf-connecting-ip");
     policy
@@ -146,8 +163,8 @@ async fn forward(
         })
         .map_err(|r| ProxyError::policy(shape, r))?;
     let body = request_body(&req, policy, &detected, shape).await?;
-    let extra = count_request(&id, policy, env, shape).await?;
-    note_use(id, env, ctx);
+    let extra = count_request(&id, policy, env, shape, log).await?;
+    note_use(id, env, ctx, log.clone());
 
     let provider = detected.provider;
     let key = env
@@ -162,6 +179,7 @@ async fn forward(
                 format!("This proxy has no {} key configured.", provider.display_name()),
             )
         })?;
+    log.redact(&key);
 
     let upstream = upstream_url(env, provider, &detected.upstream_path, query);
     let headers = upstream_headers(&inbound, websocket_protocol.as_deref());
@@ -182,7 +200,7 @@ async fn forward(
         .map_err(|e| {
             // fetch rejects with a TypeError, not a string: its message is the reason worth logging.
             let reason = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string());
-            console_error!("upstream {} unreachable: {}", provider.name(), reason.unwrap_or_default());
+            log.error("upstream_unreachable", &reason.unwrap_or_default());
             ProxyError::new(
                 shape,
                 ErrorKind::BadGateway,
@@ -274,7 +292,7 @@ async fn discard_body(req: &web_sys::Request) {
 /// Counts the request against the token's rate limit, if it has one, in the token's Durable
 /// Object; returns the `x-ratelimit-*` headers for the answer. Tokens without a limit make no call.
 /// A limit that cannot be counted refuses (503) rather than letting the token run unlimited.
-async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provider>) -> Result<ExtraHeaders, ProxyError> {
+async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provider>, log: &RequestLog) -> Result<ExtraHeaders, ProxyError> {
     let Some(limit) = policy.rate_limit else {
         return Ok(Vec::new());
     };
@@ -283,7 +301,7 @@ async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provi
     let decision = limiter::hit(env, &key, limit.requests, limit.per_seconds.into(), 1)
         .await
         .map_err(|e| {
-            console_error!("rate limiter unavailable: {e}");
+            log.error("rate_limiter_unavailable", &e.to_string());
             ProxyError::new(shape, ErrorKind::Unavailable, "The rate limiter is unavailable; try again shortly.")
         })?;
     let headers = rate_limit_headers(&decision);
@@ -296,23 +314,24 @@ async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provi
 }
 
 /// Checks the token; on success returns its id (the hash) and record.
-async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> Result<(String, TokenRecord), ProxyError> {
+async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>, log: &mut RequestLog) -> Result<(String, TokenRecord), ProxyError> {
     let refused = |kind, message: &str| Err(ProxyError::new(shape, kind, message));
     if !token::is_plausible(&detected.token) {
         return refused(ErrorKind::Unauthenticated, "Invalid api-proxy token.");
     }
     let id = token::hash_token(&detected.token);
+    log.set_token_id(&id);
     let record = match TokenStore::open(env) {
         Ok(store) => store.get_for_request(&id, js_sys::Date::now()).await,
         Err(e) => Err(e),
     };
     let record = record.map_err(|e| {
         if e.is_damaged() {
-            console_error!("token record unreadable: {}", e.0);
+            log.error("token_record_unreadable", &e.0);
             // Fail closed, and say so: retrying will not help.
             ProxyError::new(shape, ErrorKind::Unauthenticated, "This api-proxy token's stored record is unreadable; ask the operator to recreate it.")
         } else {
-            console_error!("token store unavailable: {}", e.0);
+            log.error("token_store_unavailable", &e.0);
             ProxyError::new(shape, ErrorKind::Unavailable, "The token store is unavailable; try again shortly.")
         }
     })?;
@@ -336,7 +355,7 @@ thread_local! {
 
 /// Records the day a token was last used, at most once per token and day, off the response path:
 /// the write happens in `wait_until`, after a KV read shows the stored day is older.
-fn note_use(id: String, env: &Env, ctx: &Context) {
+fn note_use(id: String, env: &Env, ctx: &Context, log: RequestLog) {
     let today = timestamp::format_date(now_unix());
     let fresh = RECORDED_USE.with(|seen| {
         let mut seen = seen.borrow_mut();
@@ -355,10 +374,10 @@ fn note_use(id: String, env: &Env, ctx: &Context) {
             Ok(Some(day)) if day >= today => {}
             Ok(_) => {
                 if let Err(e) = store.set_last_used(&id, &today).await {
-                    console_error!("recording last use failed: {}", e.0);
+                    log.error("recording_last_use_failed", &e.0);
                 }
             }
-            Err(e) => console_error!("reading last use failed: {}", e.0),
+            Err(e) => log.error("reading_last_use_failed", &e.0),
         }
     });
 }
