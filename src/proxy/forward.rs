@@ -13,7 +13,8 @@ use worker::web_sys::{self, Headers, RequestInit, RequestRedirect, ResponseInit}
 
 use crate::proxy::credentials::{connection_listed, drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
 use crate::proxy::error_body::{error_body, error_shape, ErrorKind};
-use crate::policy::rules::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
+use crate::policy::rules::{model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
+use crate::proxy::model_gate::{self, GateError, Gated};
 use crate::proxy::provider::{detect, Detected, Detection, Inbound, Provider};
 use crate::proxy::request_log::RequestLog;
 use crate::tokens::token::{self, Refusal, TokenRecord};
@@ -30,6 +31,9 @@ pub struct ProxyError {
     pub kind: ErrorKind,
     pub message: String,
     pub headers: ExtraHeaders,
+    /// A request body still arriving, read to its end while this answer is sent (see
+    /// `model_gate::answer_while_draining`).
+    pub unread_body: Option<web_sys::ReadableStream>,
 }
 
 impl ProxyError {
@@ -39,6 +43,7 @@ impl ProxyError {
             kind,
             message: message.into(),
             headers: Vec::new(),
+            unread_body: None,
         }
     }
 
@@ -46,8 +51,12 @@ impl ProxyError {
         ProxyError::new(shape, refusal.kind(), refusal.message())
     }
 
-    pub fn into_response(self) -> web_sys::Response {
-        let response = json_response(self.kind.status(), &error_body(self.shape, self.kind, &self.message));
+    pub fn into_response(self, ctx: &Context) -> web_sys::Response {
+        let body = error_body(self.shape, self.kind, &self.message);
+        let response = match self.unread_body {
+            Some(unread) => model_gate::answer_while_draining(self.kind.status(), &body, unread, ctx),
+            None => json_response(self.kind.status(), &body),
+        };
         set_headers(&response.headers(), &self.headers);
         response
     }
@@ -85,7 +94,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &
         Err(mut e) => {
             log_refusal(&log, &e);
             e.headers.extend(cors_headers);
-            e.into_response()
+            e.into_response(ctx)
         }
     }
 }
@@ -189,13 +198,26 @@ async fn forward(
     let init = RequestInit::new();
     init.set_method(&req.method());
     init.set_headers(&headers);
-    if let Some(body) = &body {
-        init.set_body(body);
+    match &body {
+        Body::Plain(Some(body)) => init.set_body(body),
+        Body::Gated(gate) => {
+            init.set_body(gate.upstream_body());
+            init.set_signal(Some(&gate.signal()));
+        }
+        Body::Plain(None) => {}
     }
     init.set_redirect(RequestRedirect::Manual);
 
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response = JsFuture::from(global.fetch_with_str_and_init(&upstream, &init))
+    let pending = JsFuture::from(global.fetch_with_str_and_init(&upstream, &init));
+    if let Body::Gated(gate) = body {
+        // The upstream's answer waits for the decision, so a refused model never reaches the client.
+        if let Err(e) = gate.run(policy).await {
+            let _ = pending.await; // aborted: settles at once
+            return Err(gate_error(shape, e));
+        }
+    }
+    let response = pending
         .await
         .map_err(|e| {
             // fetch rejects with a TypeError, not a string: its message is the reason worth logging.
@@ -210,83 +232,59 @@ async fn forward(
     Ok((response.unchecked_into(), extra))
 }
 
+/// What goes upstream as the body.
+enum Body {
+    /// The inbound stream, untouched, or the bytes read to check the model; `None` for no body.
+    Plain(Option<JsValue>),
+    /// A model-scoped body too long to read first: checked while it streams (see `model_gate`).
+    Gated(model_gate::Streaming),
+}
+
 /// The body to forward: the inbound stream, untouched, unless the token restricts models and the
-/// path does not name one. Then the JSON body is read (up to 32 MiB) to find its `model`, and the
-/// bytes read are what is forwarded. A GET or HEAD forwards none: `fetch` refuses one with a
-/// body, and a client's `Content-Length: 0` or empty chunked body would otherwise be a 502.
+/// path does not name one; then `model_gate` finds the JSON body's `model`. A GET or HEAD forwards
+/// none: `fetch` refuses one with a body, and a client's `Content-Length: 0` or empty chunked body
+/// would otherwise be a 502.
 async fn request_body(
     req: &web_sys::Request,
     policy: &Policy,
     detected: &Detected,
     shape: Option<Provider>,
-) -> Result<Option<JsValue>, ProxyError> {
-    let stream = if has_no_body(&req.method()) { None } else { req.body().map(JsValue::from) };
+) -> Result<Body, ProxyError> {
+    let stream = if has_no_body(&req.method()) { None } else { req.body() };
     if !policy.restricts_models() {
-        return Ok(stream);
+        return Ok(Body::Plain(stream.map(JsValue::from)));
     }
     if let Some(model) = model_from_path(detected.provider, &detected.upstream_path) {
         policy.check_model(Some(model)).map_err(|r| ProxyError::policy(shape, r))?;
-        return Ok(stream);
+        return Ok(Body::Plain(stream.map(JsValue::from)));
     }
-    let too_large = || ProxyError::policy(shape, PolicyRefusal::BodyTooLarge);
     let declared = header(&req.headers(), "content-length").and_then(|l| l.parse::<usize>().ok());
     if declared.is_some_and(|l| l > MAX_MODEL_BODY_BYTES) {
-        discard_body(req).await;
-        return Err(too_large());
+        // Refused at once, before the body has arrived; it is read to its end while the answer is
+        // sent, so that a client still sending it reads the 413 rather than a reset connection.
+        let mut refused = ProxyError::policy(shape, PolicyRefusal::BodyTooLarge);
+        refused.unread_body = stream;
+        return Err(refused);
     }
-    let Some(body) = req.body().filter(|_| stream.is_some()) else {
-        return policy.check_model(None).map(|()| None).map_err(|r| ProxyError::policy(shape, r));
+    let Some(body) = stream else {
+        return policy.check_model(None).map(|()| Body::Plain(None)).map_err(|r| ProxyError::policy(shape, r));
     };
-    let unreadable = |_| ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read.");
-    let bytes = read_capped(body, MAX_MODEL_BODY_BYTES).await.map_err(unreadable)?.ok_or_else(too_large)?;
-    let model = model_from_json(&bytes.to_vec());
-    policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
-    Ok(Some(bytes.into()))
+    match model_gate::open(body, policy).await {
+        Ok(Gated::Whole(bytes)) => Ok(Body::Plain(Some(bytes.into()))),
+        Ok(Gated::Streaming(streaming)) => Ok(Body::Gated(streaming)),
+        Err(e) => Err(gate_error(shape, e)),
+    }
+}
+
+fn gate_error(shape: Option<Provider>, e: GateError) -> ProxyError {
+    match e {
+        GateError::Refused(refusal) => ProxyError::policy(shape, refusal),
+        GateError::Unreadable => ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read."),
+    }
 }
 
 fn has_no_body(method: &str) -> bool {
     method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")
-}
-
-/// Reads a body of at most `cap` bytes, chunk by chunk, so an undeclared length cannot make the
-/// Worker hold more than that. Past the cap the rest is drained in the runtime (see
-/// `discard_body`) and the answer is `None`.
-async fn read_capped(body: web_sys::ReadableStream, cap: usize) -> Result<Option<js_sys::Uint8Array>, JsValue> {
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let chunks = js_sys::Array::new();
-    let mut total = 0usize;
-    loop {
-        let result = JsFuture::from(reader.read()).await?;
-        if js_sys::Reflect::get(&result, &"done".into())?.is_truthy() {
-            break;
-        }
-        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&result, &"value".into())?.unchecked_into();
-        total += chunk.length() as usize;
-        if total > cap {
-            reader.release_lock();
-            if let Ok(sink) = web_sys::WritableStream::new() {
-                let _ = JsFuture::from(body.pipe_to(&sink)).await;
-            }
-            return Ok(None);
-        }
-        chunks.push(&chunk);
-    }
-    let bytes = js_sys::Uint8Array::new_with_length(total as u32);
-    let mut offset = 0;
-    for chunk in chunks.iter() {
-        let chunk: js_sys::Uint8Array = chunk.unchecked_into();
-        bytes.set(&chunk, offset);
-        offset += chunk.length();
-    }
-    Ok(Some(bytes))
-}
-
-/// Reads a refused body to its end without keeping it, so that a client still sending it reads our
-/// answer instead of a reset connection. The bytes stay in the runtime; none enter wasm.
-async fn discard_body(req: &web_sys::Request) {
-    if let (Some(body), Ok(sink)) = (req.body(), web_sys::WritableStream::new()) {
-        let _ = JsFuture::from(body.pipe_to(&sink)).await;
-    }
 }
 
 /// Counts the request against the token's rate limit, if it has one, in the token's Durable

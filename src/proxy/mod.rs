@@ -10,3 +10,5 @@ pub mod request_log;
 pub mod forward;
 #[cfg(target_arch = "wasm32")]
 pub mod log;
+#[cfg(target_arch = "wasm32")]
+pub mod model_gate;
