@@ -10,6 +10,11 @@
 //   x-mock-hold: ID         (streaming) send the first event, then wait for POST /__mock/release/ID
 //   x-mock-chunks / x-mock-interval-ms   (streaming) how many events, and the pause between them
 //   x-mock-extra-headers: JSON object of response headers to add (to JSON, binary and SSE answers)
+//   x-mock-reset-after: N   (streaming) after N events, reset the connection instead of ending
+//   x-mock-hold-headers: ID send nothing, not even headers, until POST /__mock/release/ID
+// Each recorded request also says whether its body arrived whole (`body.aborted` when the
+// connection failed mid-body), and whether the connection closed before the answer was complete
+// (`closedEarly`, set when it happens).
 // Control endpoints on each listener: GET /__mock/requests, POST /__mock/reset,
 // POST /__mock/release/ID.
 
@@ -91,13 +96,18 @@ class Listener {
     const hash = createHash("sha256");
     const kept = [];
     let length = 0;
-    for await (const chunk of req) {
-      hash.update(chunk);
-      if (length < KEEP_BODY_BYTES) kept.push(chunk);
-      length += chunk.length;
+    let aborted = false;
+    try {
+      for await (const chunk of req) {
+        hash.update(chunk);
+        if (length < KEEP_BODY_BYTES) kept.push(chunk);
+        length += chunk.length;
+      }
+    } catch {
+      aborted = true;
     }
     const head = Buffer.concat(kept).subarray(0, KEEP_BODY_BYTES);
-    return { length, sha256: hash.digest("hex"), text: head.toString("utf8") };
+    return { length, sha256: hash.digest("hex"), text: head.toString("utf8"), ...(aborted ? { aborted } : {}) };
   }
 
   async handle(req, res) {
@@ -107,6 +117,9 @@ class Listener {
     const body = await this.readBody(req);
     const record = { method: req.method, url: req.url, path: url.pathname, query: url.search, headers: req.headers, rawHeaders: req.rawHeaders, body };
     this.requests.push(record);
+    res.on("close", () => { if (!res.writableFinished) record.closedEarly = true; });
+    if (body.aborted) return res.destroy();
+    if (req.headers["x-mock-hold-headers"]) await this.waitFor(req.headers["x-mock-hold-headers"]);
 
     const extra = extraHeaders(req);
     const send = (status, payload, headers = {}) => {
@@ -168,12 +181,17 @@ class Listener {
     const chunks = Number(req.headers["x-mock-chunks"] ?? 0);
     const interval = Number(req.headers["x-mock-interval-ms"] ?? 0);
     const hold = req.headers["x-mock-hold"];
+    const resetAfter = Number(req.headers["x-mock-reset-after"] ?? 0);
     if (chunks > 0) events = Array.from({ length: chunks }, (_, i) => ({ data: { i, t: Date.now() } }));
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": `req_${this.requests.length}`, ...extraHeaders(req) });
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       const data = typeof e.data === "string" ? e.data : JSON.stringify(chunks > 0 ? { ...e.data, t: Date.now() } : e.data);
       res.write((e.event ? `event: ${e.event}\n` : "") + `data: ${data}\n\n`);
+      if (resetAfter && i + 1 === resetAfter) {
+        await sleep(20);
+        return res.socket.resetAndDestroy();
+      }
       if (i === 0 && hold) await this.waitFor(hold);
       if (interval) await sleep(interval);
     }
