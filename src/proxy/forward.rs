@@ -8,7 +8,7 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, console_log, Context, Env};
+use worker::{console_error, Context, Env};
 use worker::web_sys::{self, Headers, ResponseInit};
 
 use crate::proxy::credentials::{connection_listed, drop_request_header_for, strip_key_param, strip_websocket_key_protocols, DROPPED_RESPONSE_HEADERS};
@@ -167,8 +167,7 @@ async fn forward(
     // Bytes already read (a model-restricted token's body) can always be sent again.
     let replayable = body.as_ref().is_some_and(|b| !b.is_instance_of::<web_sys::ReadableStream>())
         || replay::replayable(has_body, header(&inbound, "content-length").as_deref());
-    let spec = provider.spec();
-    let region_retry = region::retry_enabled(spec, env.var(region::REGION_RETRY_VAR).ok().map(|v| v.to_string()).as_deref());
+    let region_retry = region::retry_enabled(provider.spec(), env.var(region::REGION_RETRY_VAR).ok().map(|v| v.to_string()).as_deref());
     let out = Outbound {
         provider,
         url: upstream_url(env, provider, &detected.upstream_path, query),
@@ -185,39 +184,11 @@ async fn forward(
         )
     };
     let answered = failover::send(&out, body, &pool, region_retry).await.map_err(|_| unreachable())?;
-    let response = match answered.spare {
-        Some(spare) if region_retry && region::may_be_refusal(spec, answered.response.status()) => {
-            if region_refused(spec, &answered.response).await {
-                console_log!("{} refused this region; sending again through the US relay", provider.name());
-                let _ = answered.response.body().map(|b| b.cancel());
-                region_relay::send(env, &out, &answered.key, spare).await.map_err(|e| {
-                    console_error!("region relay failed: {e}");
-                    unreachable()
-                })?
-            } else {
-                spare.discard();
-                answered.response
-            }
-        }
-        Some(spare) => {
-            spare.discard();
-            answered.response
-        }
-        None => answered.response,
-    };
+    let response = region_relay::unless_refused(env, &out, answered).await.map_err(|e| {
+        console_error!("region relay failed: {e}");
+        unreachable()
+    })?;
     Ok((response, extra))
-}
-
-/// Whether the answer is the provider's region refusal. A clone of the (small, error) body is read,
-/// at most 64 KiB of it, so the original can still go to the client untouched.
-async fn region_refused(spec: &crate::upstream::table::ProviderSpec, response: &web_sys::Response) -> bool {
-    let Ok(copy) = response.clone() else { return false };
-    let Some(body) = copy.body() else { return false };
-    let text = match read_capped(body.clone(), region::MAX_REFUSAL_BODY_BYTES).await {
-        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes.to_vec()).into_owned(),
-        _ => return false,
-    };
-    region::is_refusal(spec, response.status(), &text)
 }
 
 /// The body to forward: the inbound stream, untouched, unless the token restricts models and the

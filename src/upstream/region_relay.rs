@@ -4,10 +4,11 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
+use worker::{console_log, durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
 use worker::web_sys::{self, RequestInit, RequestRedirect};
 
-use crate::upstream::failover::{request_init, Outbound, Spare};
+use crate::upstream::failover::{request_init, Answered, Outbound, Spare};
+use crate::upstream::region;
 
 pub const BINDING: &str = "REGION_RELAY";
 /// The jurisdiction the relay's objects are created in.
@@ -71,4 +72,39 @@ pub async fn send(env: &Env, out: &Outbound, key: &str, spare: Spare) -> Result<
     let answer: web_sys::Response = stub.fetch_with_request(Request::from(req)).await?.into();
     let _ = answer.headers().set(RELAYED_HEADER, &marker);
     Ok(answer)
+}
+
+/// The answer to give the client: `answered` as it is, unless it is the provider's region refusal
+/// and a copy of the body was kept; then the answer of the same request sent through the relay.
+pub async fn unless_refused(env: &Env, out: &Outbound, answered: Answered) -> Result<web_sys::Response> {
+    let Answered { response, key, spare, .. } = answered;
+    let Some(spare) = spare else { return Ok(response) };
+    let spec = out.provider.spec();
+    if !region::may_be_refusal(spec, response.status()) || !is_refusal(spec, &response).await {
+        spare.discard();
+        return Ok(response);
+    }
+    console_log!("{} refused this region; sending again through the region relay", spec.name);
+    if let Some(body) = response.body() {
+        let _ = body.cancel();
+    }
+    send(env, out, &key, spare).await
+}
+
+/// Reads at most the first [`region::MAX_REFUSAL_BODY_BYTES`] of a clone of the (error) body, so
+/// the original can still go to the client untouched.
+async fn is_refusal(spec: &crate::upstream::table::ProviderSpec, response: &web_sys::Response) -> bool {
+    let Some(body) = response.clone().ok().and_then(|c| c.body()) else { return false };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut bytes = Vec::new();
+    while bytes.len() < region::MAX_REFUSAL_BODY_BYTES {
+        let Ok(result) = JsFuture::from(reader.read()).await else { break };
+        if js_sys::Reflect::get(&result, &"done".into()).map_or(true, |d| d.is_truthy()) {
+            break;
+        }
+        let Ok(chunk) = js_sys::Reflect::get(&result, &"value".into()) else { break };
+        bytes.extend(chunk.unchecked_into::<js_sys::Uint8Array>().to_vec());
+    }
+    let _ = reader.cancel();
+    region::is_refusal(spec, response.status(), &String::from_utf8_lossy(&bytes))
 }
