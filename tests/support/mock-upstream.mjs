@@ -15,7 +15,8 @@
 //   x-mock-region-refuse-once: ID  the first request with this ID gets the provider's region
 //                                  refusal (OpenAI 403, Gemini 400); later ones are served
 // Besides the three, one OpenAI-compatible listener per other provider (its own base path, Bearer
-// key), an ElevenLabs one (xi-api-key, binary audio) and "custom" (an operator-defined upstream).
+// key), an ElevenLabs one (xi-api-key, binary audio), "custom" (an operator-defined upstream) and
+// "azure" (an operator-defined one reading its key from `api-key`, as Azure OpenAI does).
 // Each request record notes `clientClosed` when the proxy closed the connection before the answer ended.
 // Control endpoints on each listener: GET /__mock/requests, POST /__mock/reset,
 // POST /__mock/release/ID.
@@ -38,6 +39,7 @@ export const REAL_KEYS = {
   cerebras: "csk-real-cerebras-key-00000000000",
   perplexity: "pplx-real-perplexity-key-00000000",
   custom: "real-custom-upstream-key-00000000",
+  azure: "real-azure-style-key-0000000000000",
 };
 
 // The base path each OpenAI-compatible provider serves its API under ("/v1/chat/completions"
@@ -45,6 +47,7 @@ export const REAL_KEYS = {
 export const COMPAT_BASES = {
   mistral: "/v1", groq: "/openai/v1", openrouter: "/api/v1", deepseek: "/v1", xai: "/v1",
   together: "/v1", fireworks: "/inference/v1", cerebras: "/v1", perplexity: "", custom: "/v1",
+  azure: "/openai/deployments/d1",
 };
 
 // Keys every listener also accepts, so a test can give any provider a pool of them.
@@ -68,6 +71,7 @@ function errorBody(provider, status, message) {
 function presentedKey(provider, req, url) {
   const bearer = (req.headers.authorization ?? "").replace(/^Bearer /, "");
   if (provider === "elevenlabs") return req.headers["xi-api-key"] ?? "";
+  if (provider === "azure") return req.headers["api-key"] ?? "";
   if (provider in COMPAT_BASES) return bearer;
   if (provider === "openai") return bearer;
   if (provider === "anthropic") return req.headers["x-api-key"] ?? "";

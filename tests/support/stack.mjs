@@ -35,12 +35,16 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     ANTHROPIC_UPSTREAM: upstreams?.anthropic ?? mock.urls.anthropic,
     GEMINI_UPSTREAM: upstreams?.gemini ?? mock.urls.gemini,
     // Every other provider, and one operator-defined OpenAI-compatible upstream ("custom"), at the mock.
-    ...Object.fromEntries(["elevenlabs", ...Object.keys(COMPAT_BASES)].filter((p) => p !== "custom").flatMap((p) => [
+    ...Object.fromEntries(["elevenlabs", ...Object.keys(COMPAT_BASES)].filter((p) => p !== "custom" && p !== "azure").flatMap((p) => [
       [`${p.toUpperCase()}_API_KEY`, REAL_KEYS[p]],
       [`${p.toUpperCase()}_UPSTREAM`, mock.urls[p]],
     ])),
-    EXTRA_PROVIDERS: JSON.stringify([{ name: "custom", origin: mock.urls.custom, display_name: "Custom vLLM" }]),
+    EXTRA_PROVIDERS: JSON.stringify([
+      { name: "custom", origin: mock.urls.custom, display_name: "Custom vLLM" },
+      { name: "azure", origin: mock.urls.azure, key_header: "api-key", base_path: "/openai/deployments/d1" },
+    ]),
     CUSTOM_API_KEY: REAL_KEYS.custom,
+    AZURE_API_KEY: REAL_KEYS.azure,
     // workerd refuses jurisdiction-bound namespaces; locally the relay runs unrestricted (see README).
     REGION_RELAY_JURISDICTION: "none",
     ...bindings,

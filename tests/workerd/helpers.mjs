@@ -37,12 +37,13 @@ export const SLOTS = [
 
 /**
  * The providers reached by an explicit prefix only: ElevenLabs in its own slot and as Bearer, each
- * OpenAI-compatible one, and the stack's operator-defined "custom" upstream.
+ * OpenAI-compatible one, and the stack's operator-defined upstreams ("custom"; "azure", whose key
+ * goes in `api-key`).
  */
 export const PREFIX_SLOTS = [
   { name: "/elevenlabs/ prefix with xi-api-key", provider: "elevenlabs", path: "/elevenlabs/v1/voices", upstreamPath: "/v1/voices", headers: (t) => ({ "xi-api-key": t }) },
   { name: "/elevenlabs/ prefix with Bearer", provider: "elevenlabs", path: "/elevenlabs/v1/voices", upstreamPath: "/v1/voices", headers: (t) => ({ authorization: `Bearer ${t}` }) },
-  ...Object.entries({ mistral: "/v1", groq: "/openai/v1", openrouter: "/api/v1", deepseek: "/v1", xai: "/v1", together: "/v1", fireworks: "/inference/v1", cerebras: "/v1", perplexity: "", custom: "/v1" })
+  ...Object.entries({ mistral: "/v1", groq: "/openai/v1", openrouter: "/api/v1", deepseek: "/v1", xai: "/v1", together: "/v1", fireworks: "/inference/v1", cerebras: "/v1", perplexity: "", custom: "/v1", azure: "/openai/deployments/d1" })
     .map(([provider, base]) => ({ name: `/${provider}/ prefix with Bearer`, provider, path: `/${provider}${base}/models`, upstreamPath: `${base}/models`, headers: (t) => ({ authorization: `Bearer ${t}` }) })),
 ];
 

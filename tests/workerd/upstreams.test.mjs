@@ -7,8 +7,8 @@ import { startStack } from "../support/stack.mjs";
 import { COMPAT_BASES, POOL_KEYS, patternBytes } from "../support/mock-upstream.mjs";
 import { expectProxyError, everythingUpstream, send } from "./helpers.mjs";
 
-const COMPAT = Object.keys(COMPAT_BASES).filter((p) => p !== "custom");
-const ALL = ["openai", "anthropic", "gemini", "elevenlabs", ...COMPAT, "custom"];
+const COMPAT = Object.keys(COMPAT_BASES).filter((p) => p !== "custom" && p !== "azure");
+const ALL = ["openai", "anthropic", "gemini", "elevenlabs", ...COMPAT, "custom", "azure"];
 const [A, B, C] = POOL_KEYS;
 const sha = (buf) => createHash("sha256").update(buf).digest("hex");
 const chat = (extra = {}) => JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }], ...extra });
@@ -110,6 +110,20 @@ describe("the provider table", () => {
     expect(refused.json.error.message).toContain("Custom vLLM");
   });
 
+  test("an operator-defined provider with its own key header: the real key there, a client's value dropped", async () => {
+    const res = await send(stack, "/azure/openai/deployments/d1/chat/completions?api-version=2024-10-21", {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "api-key": token, ...json },
+      body: chat(),
+    });
+    expect(res.status, res.text).toBe(200);
+    const [seen] = stack.mock.requests("azure");
+    expect(seen.url).toBe("/openai/deployments/d1/chat/completions?api-version=2024-10-21");
+    expect(seen.headers["api-key"]).toBe(stack.realKeys.azure);
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(everythingUpstream(stack)).not.toContain(token);
+  });
+
   test("the admin API accepts every provider of the table as a scope", async () => {
     const r = await stack.admin("POST", "/admin/api/tokens", { label: "scopes", providers: ["custom", "elevenlabs", "perplexity"] });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -151,6 +165,7 @@ describe("a stack with key pools, a provider without a key and a bad EXTRA_PROVI
       },
     });
     token = (await stack.createToken({ label: "all", providers: ["openai", "anthropic", "gemini", "elevenlabs", ...COMPAT, "custom"] })).token;
+
   });
   afterAll(async () => { await stack?.dispose(); });
   beforeEach(() => stack.mock.reset());
