@@ -32,7 +32,7 @@ test("an upstream that resets mid-stream: the client gets the events sent before
   // (here the 3 later events; from a real provider, the final event or `data: [DONE]`).
   const events = (await res.text()).split("\n\n").filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, "")).i);
   expect(events).toEqual([0, 1]);
-  await expect.poll(() => stack.mock.requests("openai")[0].closedEarly).toBe(true);
+  await expect.poll(() => stack.mock.requests("openai")[0].clientClosed).toBe(true);
 });
 
 // Not ours to change: workerd does not cancel a subrequest when the client of a Rust (wasm)
@@ -46,11 +46,11 @@ test("a client that leaves while the upstream is silent: the upstream request ru
   gone.abort();
   expect(await pending).toBe("AbortError");
   await sleep(1000);
-  expect(stack.mock.requests("openai")[0].closedEarly).toBeUndefined();
+  expect(stack.mock.requests("openai")[0].clientClosed).toBeUndefined();
   stack.mock.release("openai", "leave");
   // The upstream then writes its whole answer to the proxy, which discards it.
   await sleep(300);
-  expect(stack.mock.requests("openai")[0].closedEarly).toBeUndefined();
+  expect(stack.mock.requests("openai")[0].clientClosed).toBeUndefined();
   expect((await fetch(`${stack.url}/health`)).status).toBe(200);
 });
 

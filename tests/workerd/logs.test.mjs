@@ -85,7 +85,7 @@ test("lines name the provider, and the token by the first 8 hex of its id once t
   for (const l of byRay("disabled token")) expect(l.token_id).toBe(disabled.id.slice(0, 8));
   for (const l of byRay("wrong provider")) expect([l.token_id, l.provider]).toEqual([scoped.id.slice(0, 8), "openai"]);
   expect(byRay("success gemini ?key=").map((l) => l.provider)).toEqual(["gemini"]);
-  expect(byRay("upstream unreachable").map((l) => [l.event, l.provider])).toEqual([["upstream_unreachable", "anthropic"], ["refused", "anthropic"]]);
+  expect(byRay("upstream unreachable").map((l) => [l.event, l.provider])).toEqual([["key_unreachable", "anthropic"], ["upstream_unreachable", "anthropic"], ["refused", "anthropic"]]);
   expect(byRay("no token").map((l) => [l.token_id, l.provider])).toEqual([[undefined, undefined]]);
   expect(byRay("bad checksum").map((l) => l.token_id)).toEqual([undefined]);
 });
