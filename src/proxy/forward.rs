@@ -20,6 +20,8 @@ use crate::runtime::{json_response, now_unix};
 use crate::tokens::store::TokenStore;
 use crate::common::timestamp;
 use crate::policy::{cors, limiter};
+use crate::websocket::handshake::{self, HandshakeModel};
+use crate::websocket::pump;
 
 type ExtraHeaders = Vec<(&'static str, String)>;
 
@@ -145,9 +147,21 @@ async fn forward(
             upstream_path: &detected.upstream_path,
         })
         .map_err(|r| ProxyError::policy(shape, r))?;
-    let body = request_body(&req, policy, &detected, shape).await?;
+    let websocket = handshake::is_upgrade(header(&inbound, "upgrade").as_deref());
+    let endpoint = handshake::endpoint(detected.provider, &detected.upstream_path);
+    let body = if websocket {
+        let checked = match handshake::model_at_handshake(endpoint, query) {
+            HandshakeModel::Named(model) => policy.check_model(Some(&model)),
+            HandshakeModel::InMessages => Ok(()),
+            HandshakeModel::Missing => policy.check_model(None),
+        };
+        checked.map_err(|r| ProxyError::policy(shape, r))?;
+        None
+    } else {
+        request_body(&req, policy, &detected, shape).await?
+    };
     let extra = count_request(&id, policy, env, shape).await?;
-    note_use(id, env, ctx);
+    note_use(id.clone(), env, ctx);
 
     let provider = detected.provider;
     let key = env
@@ -164,7 +178,7 @@ async fn forward(
         })?;
 
     let upstream = upstream_url(env, provider, &detected.upstream_path, query);
-    let headers = upstream_headers(&inbound, websocket_protocol.as_deref());
+    let headers = upstream_headers(&inbound, websocket_protocol.as_deref(), websocket);
     let (name, value) = upstream_credential(provider, &detected.upstream_path, &key);
     let _ = headers.set(name, &value);
 
@@ -189,7 +203,21 @@ async fn forward(
                 format!("The {} API could not be reached through the proxy.", provider.display_name()),
             )
         })?;
-    Ok((response.unchecked_into(), extra))
+    let response: web_sys::Response = response.unchecked_into();
+    if let Some(socket) = websocket.then(|| pump::upstream_socket(&response)).flatten() {
+        let session = pump::Session {
+            token_id: id,
+            provider,
+            endpoint,
+            model_policy: policy.restricts_models().then(|| policy.clone()),
+        };
+        let opened = pump::open(&response, socket, websocket_protocol.as_deref(), session, env).map_err(|e| {
+            console_error!("websocket session could not start: {:?}", e.as_string());
+            ProxyError::new(shape, ErrorKind::BadGateway, "The WebSocket session could not be relayed.")
+        })?;
+        return Ok((opened, extra));
+    }
+    Ok((response, extra))
 }
 
 /// The body to forward: the inbound stream, untouched, unless the token restricts models and the
@@ -374,9 +402,15 @@ fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> Strin
     }
 }
 
-fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Headers {
+fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>, websocket: bool) -> Headers {
     let headers = Headers::new().expect("Headers");
-    let hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
+    let mut hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
+    if websocket {
+        // `Connection: Upgrade` names it, but the upgrade is what must reach the upstream; the
+        // runtime makes its own key, version and extension offer for that hop.
+        hop_by_hop.retain(|h| h != "upgrade");
+        hop_by_hop.extend(handshake::RUNTIME_HANDSHAKE_HEADERS.map(String::from));
+    }
     if let Ok(Some(entries)) = js_sys::try_iter(inbound) {
         for entry in entries.flatten() {
             let pair: js_sys::Array = entry.unchecked_into();
@@ -412,6 +446,9 @@ fn finish(response: web_sys::Response, extra: &[(&'static str, String)]) -> web_
         let _ = headers.delete(h);
     }
     set_headers(&headers, extra);
+    if let Some(socket) = pump::upstream_socket(&response) {
+        return pump::response_with_socket(response.status(), &headers, &socket).unwrap_or(response);
+    }
     let init = ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());

@@ -10,6 +10,7 @@ import { Miniflare, Log, LogLevel } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { startMockUpstream, REAL_KEYS } from "./mock-upstream.mjs";
+import { attachMockWebSocket } from "./mock-websocket.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const ADMIN_SECRET = "test-admin-secret-0123456789abcdef";
@@ -25,6 +26,7 @@ export default function () {
 // (a secret never set with `wrangler secret put`).
 export async function startStack({ kvFailure = false, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
+  const websockets = attachMockWebSocket(mock.listeners);
   const logs = [];
   const workerBindings = {
     OPENAI_API_KEY: REAL_KEYS.openai,
@@ -79,6 +81,8 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     url,
     mf,
     mock,
+    /** The mock's WebSocket endpoints: recorded handshakes and closes (tests/support/mock-websocket.mjs). */
+    websockets,
     logs,
     adminSecret: workerBindings.ADMIN_SECRET,
     realKeys: REAL_KEYS,
@@ -91,6 +95,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     },
     async dispose() {
       await mf.dispose();
+      await websockets.close();
       await mock.close();
     },
   };
