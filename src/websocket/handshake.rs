@@ -60,8 +60,10 @@ pub fn endpoint(provider: Provider, upstream_path: &str) -> Endpoint {
     }
 }
 
+/// `@google/genai` joins its base URL (which ends in `/`) and `/ws/...`, so its Live path starts
+/// with `//`; Google's front end takes both, and so does this.
 fn is_gemini_live(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix("/ws/google.ai.generativelanguage.") else { return false };
+    let Some(rest) = path.trim_start_matches('/').strip_prefix("ws/google.ai.generativelanguage.") else { return false };
     let Some((version, method)) = rest.split_once('.') else { return false };
     version.starts_with('v') && method.starts_with("GenerativeService.BidiGenerateContent")
 }
@@ -143,6 +145,8 @@ mod tests {
         assert_eq!(endpoint(Provider::OpenAi, "/v1/realtime"), Endpoint::Realtime);
         assert_eq!(endpoint(Provider::OpenAi, "/v1/responses"), Endpoint::Responses);
         assert_eq!(endpoint(Provider::OpenAi, "/v1/responses/"), Endpoint::Responses);
+        assert_eq!(endpoint(Provider::Gemini, "//ws/google.ai.generativelanguage.v1.GenerativeService.BidiGenerateContent"), Endpoint::GeminiLive);
+        assert_eq!(endpoint(Provider::Gemini, "/ws/google.ai.generativelanguage.v1beta.GenerativeService.StreamGenerateContent"), Endpoint::Other);
         for version in ["v1beta", "v1alpha"] {
             let path = format!("/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent");
             assert_eq!(endpoint(Provider::Gemini, &path), Endpoint::GeminiLive, "{path}");

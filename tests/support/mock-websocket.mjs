@@ -43,7 +43,8 @@ function refuse(socket, provider, status, message) {
 function endpointOf(provider, pathname) {
   if (provider === "openai" && pathname === "/v1/realtime") return "realtime";
   if (provider === "openai" && pathname === "/v1/responses") return "responses";
-  if (provider === "gemini" && /^\/ws\/google\.ai\.generativelanguage\.v1(beta|alpha)\.GenerativeService\.BidiGenerateContent$/.test(pathname)) return "live";
+  // `@google/genai` asks for `//ws/...` (its base URL ends in a slash), which Google accepts.
+  if (provider === "gemini" && /^\/\/?ws\/google\.ai\.generativelanguage\.v1(beta|alpha)?\.GenerativeService\.BidiGenerateContent$/.test(pathname)) return "live";
   return null;
 }
 
@@ -91,7 +92,8 @@ export function attachMockWebSocket(listeners) {
     });
     servers.push(wss);
     listener.server.on("upgrade", (req, socket, head) => {
-      const url = new URL(req.url, "http://mock");
+      // Not `new URL(req.url, base)`: a path starting with `//` would be read as a host.
+      const url = new URL(`http://mock${req.url}`);
       const protocols = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).filter(Boolean);
       const record = { provider, url: req.url, path: url.pathname, headers: { ...req.headers }, rawHeaders: [...req.rawHeaders], protocols };
       handshakes.push(record);

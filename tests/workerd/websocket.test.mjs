@@ -18,7 +18,7 @@ const ENDPOINTS = [
   { name: "Realtime, browser subprotocols", provider: "openai", path: "/v1/realtime?model=gpt-realtime", upstreamPath: "/v1/realtime", open: (t) => ({ protocols: ["realtime", `openai-insecure-api-key.${t}`, "openai-beta.realtime-v1"] }), kind: "realtime", protocol: "realtime" },
   { name: "Realtime, /openai prefix", provider: "openai", path: "/openai/v1/realtime?model=gpt-realtime", upstreamPath: "/v1/realtime", open: (t) => ({ headers: { authorization: `Bearer ${t}` } }), kind: "realtime" },
   { name: "Responses over WebSocket, Bearer (Codex)", provider: "openai", path: "/v1/responses", upstreamPath: "/v1/responses", open: (t) => ({ headers: { authorization: `Bearer ${t}`, "openai-beta": "responses_websockets=2026-02-06" } }), kind: "responses" },
-  ...["v1beta", "v1alpha"].flatMap((v) => [
+  ...["v1beta", "v1alpha", "v1"].flatMap((v) => [
     { name: `Gemini Live ${v}, ?key=`, provider: "gemini", path: (t) => `${LIVE(v)}?key=${encodeURIComponent(t)}`, upstreamPath: LIVE(v), open: () => ({}), kind: "live" },
     { name: `Gemini Live ${v}, x-goog-api-key`, provider: "gemini", path: LIVE(v), upstreamPath: LIVE(v), open: (t) => ({ headers: { "x-goog-api-key": t } }), kind: "live" },
   ]),
