@@ -2,6 +2,8 @@
 // go client -> Worker -> upstream echo -> Worker -> client, per relayed message (two per round
 // trip), for
 //   api_proxy       build/index.js: the pump (a WebSocketPair, each message re-sent from wasm glue)
+//   js_pump         bench/js-websocket-pump.mjs: the same pump in plain JavaScript (no wasm, no
+//                   token check)
 //   js_passthrough  bench/js-passthrough.mjs: the upstream's socket handed back as it is, so the
 //                   runtime relays it with no JavaScript per message (the floor)
 // Not part of `npm run bench`; run it by hand after building: `node bench/websocket-cpu.mjs [N]`.
@@ -66,20 +68,31 @@ async function measure(target, headers) {
 
 const upstream = await echoServer();
 const kvDir = fs.mkdtempSync(path.join(os.tmpdir(), "ws-bench-kv-"));
+startWorkerd.upstream = upstream;
 const token = await seedToken(kvDir);
 const proxy = await startWorkerd("api_proxy", { kvDir, upstream });
 const floor = await startWorkerd("js_passthrough", { upstream });
+const jsPump = await startWorkerd("js_pump", {
+  upstream,
+  worker: {
+    scriptPath: path.join(path.dirname(new URL(import.meta.url).pathname), "js-websocket-pump.mjs"),
+    modulesRoot: undefined, modulesRules: undefined, kvNamespaces: undefined, durableObjects: undefined,
+    bindings: { OPENAI_API_KEY: "sk-bench", OPENAI_UPSTREAM: upstream.url },
+  },
+});
 try {
   const result = {
     messages_per_case: N,
     note: "workerd CPU per relayed message (user+system, /proc); each round trip relays two",
     api_proxy: await measure(proxy, { authorization: `Bearer ${token}` }),
+    js_pump: await measure(jsPump, {}),
     js_passthrough: await measure(floor, { authorization: "Bearer anything" }),
   };
   console.log(JSON.stringify(result, null, 2));
 } finally {
   await proxy.stop();
   await floor.stop();
+  await jsPump.stop();
   await upstream.close();
   fs.rmSync(kvDir, { recursive: true, force: true });
 }

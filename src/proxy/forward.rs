@@ -210,6 +210,7 @@ async fn forward(
             provider,
             endpoint,
             model_policy: policy.restricts_models().then(|| policy.clone()),
+            model: handshake::model_from_query(endpoint, query),
         };
         let opened = pump::open(&response, socket, websocket_protocol.as_deref(), session, env).map_err(|e| {
             console_error!("websocket session could not start: {:?}", e.as_string());

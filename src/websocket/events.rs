@@ -26,6 +26,34 @@ pub struct Reported {
     pub model: Option<String>,
 }
 
+/// What a session reported, summed over its responses (Realtime, Responses) or turns (Live).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SessionUsage {
+    /// The model the handshake, the client's `setup` or the last Responses event named.
+    pub model: Option<String>,
+    pub tokens: Tokens,
+    /// How many usage reports were summed.
+    pub reports: u32,
+}
+
+impl SessionUsage {
+    pub fn add(&mut self, r: Reported) {
+        let t = &mut self.tokens;
+        t.input_tokens += r.tokens.input_tokens;
+        t.cached_input_tokens += r.tokens.cached_input_tokens;
+        t.output_tokens += r.tokens.output_tokens;
+        t.reasoning_tokens += r.tokens.reasoning_tokens;
+        self.reports += 1;
+        if r.model.is_some() {
+            self.model = r.model;
+        }
+    }
+}
+
+/// The most bytes of a binary upstream message searched for usage (Gemini Live sends its JSON in
+/// binary frames; the ones that report usage are small, audio chunks are not).
+pub const MAX_BINARY_USAGE_BYTES: u32 = 64 * 1024;
+
 /// A substring every usage-bearing upstream message contains, or `None` if the endpoint reports
 /// no usage the proxy knows.
 pub fn usage_marker(endpoint: Endpoint) -> Option<&'static str> {
@@ -209,6 +237,16 @@ mod tests {
     fn unknown_endpoints_report_nothing() {
         assert_eq!(usage_marker(Endpoint::Other), None);
         assert_eq!(usage_in(Endpoint::Other, r#"{"usageMetadata":{"promptTokenCount":1}}"#), None);
+    }
+
+    #[test]
+    fn a_session_sums_its_reports_and_keeps_the_last_named_model() {
+        let mut s = SessionUsage { model: Some("gpt-realtime".into()), ..Default::default() };
+        let t = Tokens { input_tokens: 10, cached_input_tokens: 4, output_tokens: 3, reasoning_tokens: 1 };
+        s.add(Reported { tokens: t, model: None });
+        s.add(Reported { tokens: t, model: Some("gpt-5".into()) });
+        assert_eq!(s.tokens, Tokens { input_tokens: 20, cached_input_tokens: 8, output_tokens: 6, reasoning_tokens: 2 });
+        assert_eq!((s.reports, s.model.as_deref()), (2, Some("gpt-5")));
     }
 
     #[test]

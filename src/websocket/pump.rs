@@ -19,14 +19,14 @@ use futures_util::future::{select, Either};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::web_sys::{self, Headers, ResponseInit};
-use worker::{console_error, Delay, Env, WebSocketPair};
+use worker::{console_error, console_log, Delay, Env, WebSocketPair};
 
 use crate::policy::rules::Policy;
 use crate::proxy::provider::Provider;
 use crate::runtime::now_unix;
 use crate::tokens::store::TokenStore;
 use crate::websocket::close::{self, Close, Revoked, Side};
-use crate::websocket::events::{self, Named};
+use crate::websocket::events::{self, Named, SessionUsage};
 use crate::websocket::handshake::{self, Endpoint};
 use crate::websocket::recheck;
 
@@ -50,6 +50,49 @@ pub struct Session {
     pub endpoint: Endpoint,
     /// The token's policy, when it limits models and the model comes in a message.
     pub model_policy: Option<Policy>,
+    /// The model the handshake named (Realtime's `?model=`).
+    pub model: Option<String>,
+}
+
+/// The one place a finished session's usage goes. The usage ledger is not part of this build, so
+/// for now it is one log line per session that reported any (visible in `wrangler tail`); the
+/// ledger's record call belongs here.
+fn record_usage(token_id: &str, provider: Provider, endpoint: Endpoint, usage: &SessionUsage) {
+    if usage.reports == 0 {
+        return;
+    }
+    let t = &usage.tokens;
+    console_log!(
+        "websocket usage: token {} {} {:?} model {}: {} reports, input {} (cached {}), output {} (reasoning {})",
+        &token_id[..12.min(token_id.len())],
+        provider.name(),
+        endpoint,
+        usage.model.as_deref().unwrap_or("unknown"),
+        usage.reports,
+        t.input_tokens,
+        t.cached_input_tokens,
+        t.output_tokens,
+        t.reasoning_tokens
+    );
+}
+
+/// The usage an upstream message reports, read only if the runtime finds the marker in it: a
+/// text message as it is; a binary one only from Gemini Live (which sends its JSON in binary
+/// frames), decoded by the runtime and only up to `MAX_BINARY_USAGE_BYTES`.
+fn usage_in_message(endpoint: Endpoint, marker: &str, data: &JsValue) -> Option<events::Reported> {
+    let decoded;
+    let text = match data.dyn_ref::<js_sys::JsString>() {
+        Some(text) => text,
+        None => {
+            let buffer = data.dyn_ref::<js_sys::ArrayBuffer>().filter(|_| endpoint == Endpoint::GeminiLive)?;
+            if buffer.byte_length() > events::MAX_BINARY_USAGE_BYTES {
+                return None;
+            }
+            decoded = js_sys::JsString::from(web_sys::TextDecoder::new().ok()?.decode_with_buffer_source(buffer).ok()?);
+            &decoded
+        }
+    };
+    text.includes(marker, 0).then(|| events::usage_in(endpoint, &String::from(text))).flatten()
 }
 
 /// The one place a live session asks whether its token may still be used: the token's record as
@@ -96,6 +139,7 @@ struct Shared {
     upstream: web_sys::WebSocket,
     done: Cell<bool>,
     ended: RefCell<Option<oneshot::Sender<()>>>,
+    usage: RefCell<SessionUsage>,
 }
 
 fn close_socket(ws: &web_sys::WebSocket, c: &Close) {
@@ -174,19 +218,26 @@ pub fn open(
     pair.server.accept().map_err(|e| JsValue::from_str(&e.to_string()))?;
 
     let (tx, rx) = oneshot::channel();
-    let shared = Rc::new(Shared { client: client.clone(), upstream: upstream.clone(), done: Cell::new(false), ended: RefCell::new(Some(tx)) });
+    let shared = Rc::new(Shared { client: client.clone(), upstream: upstream.clone(), done: Cell::new(false), ended: RefCell::new(Some(tx)), usage: RefCell::new(SessionUsage { model: session.model.clone(), ..Default::default() }) });
     let mut keep = Vec::new();
 
-    let model_gate = session.model_policy.and_then(|p| events::model_marker(session.endpoint).map(|m| (p, m)));
     let endpoint = session.endpoint;
+    let model_marker = events::model_marker(endpoint);
+    let model_policy = session.model_policy;
     {
         let s = shared.clone();
         listen(&client, "message", move |e: web_sys::MessageEvent| {
             let data = e.data();
-            if let Some((policy, marker)) = &model_gate {
-                if let Some(text) = data.dyn_ref::<js_sys::JsString>() {
-                    if text.includes(marker, 0) {
-                        let named = events::model_in(endpoint, &String::from(text));
+            // A client message that names a model is read when the token limits models, or while
+            // the session's model (for its usage) is not known yet.
+            let wanted = model_policy.is_some() || s.usage.borrow().model.is_none();
+            if let (true, Some(marker), Some(text)) = (wanted, model_marker, data.dyn_ref::<js_sys::JsString>()) {
+                if text.includes(marker, 0) {
+                    let named = events::model_in(endpoint, &String::from(text));
+                    if let Named::Model(m) = &named {
+                        s.usage.borrow_mut().model.get_or_insert_with(|| m.clone());
+                    }
+                    if let Some(policy) = &model_policy {
                         let verdict = match &named {
                             Named::Nothing => Ok(()),
                             Named::Unknown => policy.check_model(None),
@@ -204,8 +255,13 @@ pub fn open(
     }
     {
         let s = shared.clone();
+        let usage_marker = events::usage_marker(endpoint);
         listen(&upstream, "message", move |e: web_sys::MessageEvent| {
-            relay(&s.client, &e.data());
+            let data = e.data();
+            relay(&s.client, &data);
+            if let Some(reported) = usage_marker.and_then(|m| usage_in_message(endpoint, m, &data)) {
+                s.usage.borrow_mut().add(reported);
+            }
         }, &mut keep)?;
     }
     for (ws, from) in [(&client, Side::Client), (&upstream, Side::Upstream)] {
@@ -239,6 +295,7 @@ pub fn open(
         for (ws, event, function) in keep {
             let _ = ws.remove_event_listener_with_callback(event, function.unchecked_ref());
         }
+        record_usage(&token_id, provider, endpoint, &shared.usage.borrow());
     });
 
     let headers = Headers::new()?;

@@ -269,6 +269,34 @@ describe("WebSocket sessions", () => {
     });
   });
 
+  test("each session's reported usage is summed and logged once when it ends (the ledger hook)", async () => {
+    const waitForLog = async (needle) => {
+      for (let i = 0; i < 100 && !stack.logs.join("").includes(needle); i++) await new Promise((r) => setTimeout(r, 50));
+      return stack.logs.join("");
+    };
+    const rt = await openSocket(stack, "/v1/realtime?model=gpt-realtime-usage", { headers: { authorization: `Bearer ${token}` } });
+    await roundTrip(rt, "realtime");
+    rt.sendJson({ type: "response.create" });
+    let seen = 0;
+    await rt.next((m) => m.json?.type === "response.done" && ++seen === 2);
+    rt.ws.close(1000);
+    let logs = await waitForLog("model gpt-realtime-usage");
+    expect(logs).toContain("openai Realtime model gpt-realtime-usage: 2 reports, input 600 (cached 256), output 60 (reasoning 0)");
+
+    const live = await openSocket(stack, `${LIVE("v1beta")}?key=${token}`);
+    await roundTrip(live, "live");
+    live.ws.close(1000);
+    logs = await waitForLog("model gemini-live-2.5-flash");
+    expect(logs).toContain("gemini GeminiLive model gemini-live-2.5-flash: 1 reports, input 40 (cached 8), output 12 (reasoning 0)");
+
+    const rs = await openSocket(stack, "/v1/responses", { headers: { authorization: `Bearer ${token}` } });
+    await roundTrip(rs, "responses");
+    rs.ws.close(1000);
+    logs = await waitForLog("model gpt-5-codex");
+    expect(logs).toContain("openai Responses model gpt-5-codex: 1 reports, input 1000 (cached 600), output 50 (reasoning 20)");
+    expect(logs).not.toContain(token);
+  });
+
   test("20 concurrent sessions keep their messages apart", async () => {
     const sessions = await Promise.all(Array.from({ length: 20 }, () => openSocket(stack, "/v1/responses", { headers: { authorization: `Bearer ${token}` } })));
     expect(sessions.every((s) => s.opened)).toBe(true);
