@@ -10,7 +10,7 @@ use worker::web_sys::{self, Headers, ResponseInit};
 use worker::{console_error, Env};
 
 use crate::admin::pages::{
-    client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage, TokenForm,
+    base_url, client_snippets, KeyLine, UpstreamStatus, Upstreams, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage, TokenForm,
     TokenRow, ICON, SCRIPT, STYLESHEET,
 };
 use crate::admin::session::{self, Session, SessionKey};
@@ -20,6 +20,8 @@ use crate::common::urlencoded;
 use crate::admin::api::{create_token, CreateError};
 use crate::runtime::{body_text, now_unix};
 use crate::policy::limiter;
+use crate::proxy::provider::Provider;
+use crate::upstream::{failover, registry};
 use crate::tokens::store::{StoreError, TokenStore};
 
 /// Failed sign-ins allowed per client and minute before 429.
@@ -112,6 +114,7 @@ struct Admin {
     key: SessionKey,
     secret: String,
     origin: String,
+    env: Env,
 }
 
 impl Admin {
@@ -142,6 +145,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         key: SessionKey::derive(&secret),
         secret,
         origin: url.origin(),
+        env: env.clone(),
     };
     let method = req.method();
     if method == "POST" && !admin.same_origin(&req) {
@@ -164,7 +168,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     };
     if method == "GET" {
         return match rest {
-            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None).await,
+            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None, &admin).await,
             _ => match rest.strip_prefix("/tokens/") {
                 Some(id) if is_token_id(id) => edit_page(id, csrf, &store).await,
                 _ => message(404, Some(csrf), "Not found", "There is no such page."),
@@ -224,7 +228,7 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
 }
 
 /// The token list and the create form; after a refused create, the form as typed and why.
-async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>) -> web_sys::Response {
+async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>, admin: &Admin) -> web_sys::Response {
     let tokens = match store.list().await {
         Ok(tokens) => tokens,
         Err(e) => return store_unavailable(e, Some(csrf)),
@@ -251,9 +255,31 @@ async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Opti
             filter,
             notice: None,
             error,
+            upstreams: upstreams(&admin.env, &admin.origin),
         },
         &[],
     )
+}
+
+/// Every provider with its keys (position, last four, what this isolate last saw of each).
+fn upstreams(env: &Env, origin: &str) -> Upstreams {
+    let providers = Provider::all()
+        .into_iter()
+        .map(|p| UpstreamStatus {
+            name: p.name(),
+            display: p.display_name(),
+            base_url: base_url(origin, p),
+            keys: failover::pool(env, p)
+                .map(|pool| {
+                    failover::key_states(p, &pool)
+                        .into_iter()
+                        .map(|(index, last4, weight, state)| KeyLine { index, last4, weight, status: state.status_text(now_unix()) })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    Upstreams { providers, problems: registry::table().problems.clone() }
 }
 
 async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore) -> web_sys::Response {
@@ -270,10 +296,10 @@ async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store:
             },
             &[],
         ),
-        Err(CreateError::Invalid(e)) => dashboard("", csrf, store, Some((format!("Not created. {e}"), TokenForm::from_fields(fields)))).await,
+        Err(CreateError::Invalid(e)) => dashboard("", csrf, store, Some((format!("Not created. {e}"), TokenForm::from_fields(fields))), admin).await,
         Err(CreateError::Exists) => {
             let error = "Not created: that custom token is already in use.".to_string();
-            dashboard("", csrf, store, Some((error, TokenForm::from_fields(fields)))).await
+            dashboard("", csrf, store, Some((error, TokenForm::from_fields(fields))), admin).await
         }
         Err(CreateError::Store(e)) => store_unavailable(e, Some(csrf)),
     }
