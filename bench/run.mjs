@@ -31,7 +31,7 @@ const PROXIES = ["nginx", "js_passthrough", "js_equivalent", "api_proxy"];
 // The two baselines api_proxy is compared with: the floor for any Worker, and a JavaScript Worker
 // doing api_proxy's job.
 const BASELINES = ["js_equivalent", "js_passthrough"];
-const REAL_KEY = "sk-real-openai-key-bench-000000000000";
+export const REAL_KEY = "sk-real-openai-key-bench-000000000000";
 const NGINX_TOKEN = "bench-nginx-token-0123456789abcdef";
 const ADMIN_SECRET = "bench-admin-secret-0123456789abcdef";
 // "MB" in every figure and name means MiB, 2^20 bytes (what /proc reports memory in).
