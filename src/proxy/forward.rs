@@ -374,17 +374,16 @@ fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> Strin
     }
 }
 
+/// The inbound headers copied by the runtime in one call, then the dropped ones deleted: only the
+/// names cross into wasm, and only the dropped names cross back.
 fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Headers {
-    let headers = Headers::new().expect("Headers");
+    let headers = Headers::new_with_headers(inbound).expect("Headers");
     let hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
-    if let Ok(Some(entries)) = js_sys::try_iter(inbound) {
-        for entry in entries.flatten() {
-            let pair: js_sys::Array = entry.unchecked_into();
-            let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
-                continue;
-            };
-            if !drop_request_header(&name) && !hop_by_hop.contains(&name) {
-                let _ = headers.append(&name, &value);
+    if let Ok(Some(names)) = js_sys::try_iter(&inbound.keys()) {
+        for name in names.flatten() {
+            let Some(name) = name.as_string() else { continue };
+            if drop_request_header(&name) || hop_by_hop.contains(&name) {
+                let _ = headers.delete(&name);
             }
         }
     }
