@@ -297,11 +297,7 @@ async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> R
         return refused(ErrorKind::Unauthenticated, "Invalid api-proxy token.");
     }
     let id = token::hash_token(&detected.token);
-    let record = match TokenStore::open(env) {
-        Ok(store) => store.get_for_request(&id, js_sys::Date::now()).await,
-        Err(e) => Err(e),
-    };
-    let record = record.map_err(|e| {
+    let record = TokenStore::get_for_request(env, &id, js_sys::Date::now()).await.map_err(|e| {
         if e.is_damaged() {
             console_error!("token record unreadable: {}", e.0);
             // Fail closed, and say so: retrying will not help.

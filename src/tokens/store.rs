@@ -88,16 +88,17 @@ impl TokenStore {
         serde_json::from_str(&text).map(Some).map_err(|e| StoreError(format!("record {id}: {e}"), Damaged::Yes))
     }
 
-    /// The record for a proxied request: from this isolate's cache when it is fresh enough.
-    /// Unknown tokens are not cached, so a new token works at once.
-    pub async fn get_for_request(&self, id: &str, now_ms: f64) -> Result<Option<TokenRecord>, StoreError> {
+    /// The record for a proxied request: from this isolate's cache when it is fresh enough, and
+    /// only otherwise from KV (the binding is opened then, not before: that alone is six calls
+    /// across the boundary). Unknown tokens are not cached, so a new token works at once.
+    pub async fn get_for_request(env: &Env, id: &str, now_ms: f64) -> Result<Option<TokenRecord>, StoreError> {
         let cached = RECORD_CACHE.with(|cache| {
             cache.borrow().get(id).filter(|(at, _)| now_ms - at < RECORD_CACHE_MS).map(|(_, r)| r.clone())
         });
         if cached.is_some() {
             return Ok(cached);
         }
-        let record = self.get(id).await?;
+        let record = TokenStore::open(env)?.get(id).await?;
         if let Some(record) = &record {
             RECORD_CACHE.with(|cache| {
                 let mut cache = cache.borrow_mut();
