@@ -150,12 +150,8 @@ async fn forward(
     note_use(id, env, ctx);
 
     let provider = detected.provider;
-    let key = env
-        .secret(provider.secret_name())
-        .map(|s| s.to_string())
-        .ok()
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
+    let (key, base) = provider_config(env, provider);
+    let key = key.ok_or_else(|| {
             ProxyError::new(
                 shape,
                 ErrorKind::Unavailable,
@@ -163,7 +159,7 @@ async fn forward(
             )
         })?;
 
-    let upstream = upstream_url(env, provider, &detected.upstream_path, query);
+    let upstream = upstream_url(&base, &detected.upstream_path, query);
     let headers = upstream_headers(&inbound, websocket_protocol.as_deref());
     let (name, value) = upstream_credential(provider, &detected.upstream_path, &key);
     let _ = headers.set(name, &value);
@@ -354,13 +350,29 @@ fn note_use(id: String, env: &Env, ctx: &Context) {
     });
 }
 
-fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> String {
+thread_local! {
+    /// Each provider's key and upstream origin, read from `env` once per isolate: an isolate's
+    /// bindings never change (a new secret or var is a new deployment, with new isolates).
+    static PROVIDER_CONFIG: std::cell::RefCell<std::collections::HashMap<Provider, (Option<std::rc::Rc<str>>, std::rc::Rc<str>)>> = Default::default();
+}
+
+fn provider_config(env: &Env, provider: Provider) -> (Option<std::rc::Rc<str>>, std::rc::Rc<str>) {
+    if let Some(config) = PROVIDER_CONFIG.with(|c| c.borrow().get(&provider).cloned()) {
+        return config;
+    }
+    let key = env.secret(provider.secret_name()).map(|s| s.to_string()).ok().filter(|k| !k.is_empty()).map(Into::into);
     let base = env
         .var(provider.upstream_var())
         .map(|v| v.to_string())
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| provider.default_upstream().to_string());
+    let config = (key, base.into());
+    PROVIDER_CONFIG.with(|c| c.borrow_mut().insert(provider, config.clone()));
+    config
+}
+
+fn upstream_url(base: &str, path: &str, query: &str) -> String {
     let query = strip_key_param(query);
     let base = base.trim_end_matches('/');
     if query.is_empty() {
