@@ -63,7 +63,7 @@ fn set_headers(headers: &Headers, extra: &[(&'static str, String)]) {
     }
 }
 
-pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Context) -> web_sys::Response {
+pub async fn handle(req: web_sys::Request, path: &str, query: &str, env: &Env, ctx: &Context) -> web_sys::Response {
     let origin = header(&req.headers(), "origin").filter(|o| !o.is_empty());
     if let Some(origin) = &origin {
         let request_method = header(&req.headers(), "access-control-request-method");
@@ -74,7 +74,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &
     }
     // A browser page may read whatever we answer, errors included, so it can show why it failed.
     let cors_headers = origin.as_deref().map(cors::response_headers).unwrap_or_default();
-    match forward(req, url, origin.as_deref(), env, ctx).await {
+    match forward(req, path, query, origin.as_deref(), env, ctx).await {
         Ok((response, mut extra)) => {
             extra.extend(cors_headers);
             finish(response, &extra)
@@ -99,15 +99,13 @@ fn preflight(origin: &str, requested: Option<&str>) -> web_sys::Response {
 /// Forwards the request; on success returns the upstream response and the headers to set on it.
 async fn forward(
     req: web_sys::Request,
-    url: &web_sys::Url,
+    path: &str,
+    query: &str,
     origin: Option<&str>,
     env: &Env,
     ctx: &Context,
 ) -> Result<(web_sys::Response, ExtraHeaders), ProxyError> {
     let inbound = req.headers();
-    let path = url.pathname();
-    let search = url.search();
-    let query = search.strip_prefix('?').unwrap_or(&search);
     let (authorization, x_api_key, x_goog_api_key, anthropic_version, websocket_protocol) = (
         header(&inbound, "authorization"),
         header(&inbound, "x-api-key"),
@@ -116,7 +114,7 @@ async fn forward(
         header(&inbound, "sec-websocket-protocol"),
     );
     let detected = match detect(&Inbound {
-        path: &path,
+        path,
         query,
         authorization: authorization.as_deref(),
         x_api_key: x_api_key.as_deref(),
