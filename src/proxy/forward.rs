@@ -24,6 +24,8 @@ use crate::runtime::{json_response, now_unix};
 use crate::tokens::store::TokenStore;
 use crate::common::timestamp;
 use crate::policy::{cors, limiter};
+use crate::websocket::handshake::{self, HandshakeModel};
+use crate::websocket::pump;
 
 type ExtraHeaders = Vec<(&'static str, String)>;
 
@@ -175,9 +177,21 @@ async fn forward(
             upstream_path: &detected.upstream_path,
         })
         .map_err(|r| ProxyError::policy(shape, r))?;
-    let body = request_body(&req, policy, &detected, shape).await?;
+    let websocket = handshake::is_upgrade(header(&inbound, "upgrade").as_deref());
+    let endpoint = handshake::endpoint(detected.provider, &detected.upstream_path);
+    let body = if websocket {
+        let checked = match handshake::model_at_handshake(endpoint, query) {
+            HandshakeModel::Named(model) => policy.check_model(Some(&model)),
+            HandshakeModel::InMessages => Ok(()),
+            HandshakeModel::Missing => policy.check_model(None),
+        };
+        checked.map_err(|r| ProxyError::policy(shape, r))?;
+        Body::Plain(None)
+    } else {
+        request_body(&req, policy, &detected, shape).await?
+    };
     let extra = count_request(&id, policy, env, shape, log).await?;
-    note_use(id, env, ctx, log.clone());
+    note_use(id.clone(), env, ctx, log.clone());
 
     let provider = detected.provider;
     let not_configured = || {
@@ -202,7 +216,7 @@ async fn forward(
     let body = match body {
         Body::Plain(body) => body,
         Body::Gated(gate) => {
-            let out = outbound(&req, url_parts(env, &detected, query), &inbound, websocket_protocol.as_deref(), provider, &detected, false);
+            let out = outbound(&req, url_parts(env, &detected, query), &inbound, websocket_protocol.as_deref(), provider, &detected, false, false);
             return send_gated(&out, gate, &pool, policy, shape, log).await.map(|r| (r, extra));
         }
     };
@@ -211,7 +225,7 @@ async fn forward(
     let replayable = body.as_ref().is_some_and(|b| !b.is_instance_of::<web_sys::ReadableStream>())
         || replay::replayable(has_body, header(&inbound, "content-length").as_deref());
     let region_retry = region::retry_enabled(provider.spec(), env.var(region::REGION_RETRY_VAR).ok().map(|v| v.to_string()).as_deref());
-    let out = outbound(&req, url_parts(env, &detected, query), &inbound, websocket_protocol.as_deref(), provider, &detected, replayable);
+    let out = outbound(&req, url_parts(env, &detected, query), &inbound, websocket_protocol.as_deref(), provider, &detected, replayable, websocket);
     let answered = failover::send(&out, body, &pool, region_retry, log).await.map_err(|reason| {
         log.error("upstream_unreachable", &reason);
         unreachable()
@@ -220,6 +234,20 @@ async fn forward(
         log.error("region_relay_failed", &e.to_string());
         unreachable()
     })?;
+    if let Some(socket) = websocket.then(|| pump::upstream_socket(&response)).flatten() {
+        let session = pump::Session {
+            token_id: id,
+            provider,
+            endpoint,
+            model_policy: policy.restricts_models().then(|| policy.clone()),
+            model: handshake::model_from_query(endpoint, query),
+        };
+        let opened = pump::open(&response, socket, websocket_protocol.as_deref(), session, env).map_err(|e| {
+            log.error("websocket_not_started", &e.as_string().unwrap_or_default());
+            ProxyError::new(shape, ErrorKind::BadGateway, "The WebSocket session could not be relayed.")
+        })?;
+        return Ok((opened, extra));
+    }
     Ok((response, extra))
 }
 
@@ -235,12 +263,13 @@ fn outbound(
     provider: Provider,
     detected: &Detected,
     replayable: bool,
+    websocket: bool,
 ) -> Outbound {
     Outbound {
         provider,
         url,
         method: req.method(),
-        headers: upstream_headers(inbound, websocket_protocol, provider),
+        headers: upstream_headers(inbound, websocket_protocol, provider, websocket),
         upstream_path: detected.upstream_path.clone(),
         replayable,
     }
@@ -439,9 +468,15 @@ fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> Strin
     }
 }
 
-fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>, provider: Provider) -> Headers {
+fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>, provider: Provider, websocket: bool) -> Headers {
     let headers = Headers::new().expect("Headers");
-    let hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
+    let mut hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
+    if websocket {
+        // `Connection: Upgrade` names it, but the upgrade is what must reach the upstream; the
+        // runtime makes its own key, version and extension offer for that hop.
+        hop_by_hop.retain(|h| h != "upgrade");
+        hop_by_hop.extend(handshake::RUNTIME_HANDSHAKE_HEADERS.map(String::from));
+    }
     if let Ok(Some(entries)) = js_sys::try_iter(inbound) {
         for entry in entries.flatten() {
             let pair: js_sys::Array = entry.unchecked_into();
@@ -477,6 +512,9 @@ fn finish(response: web_sys::Response, extra: &[(&'static str, String)]) -> web_
         let _ = headers.delete(h);
     }
     set_headers(&headers, extra);
+    if let Some(socket) = pump::upstream_socket(&response) {
+        return pump::response_with_socket(response.status(), &headers, &socket).unwrap_or(response);
+    }
     let init = ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());

@@ -10,6 +10,7 @@ import { Miniflare, Log, LogLevel } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { startMockUpstream, REAL_KEYS, COMPAT_BASES } from "./mock-upstream.mjs";
+import { attachMockWebSocket } from "./mock-websocket.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const ADMIN_SECRET = "test-admin-secret-0123456789abcdef";
@@ -34,6 +35,7 @@ export default { fetch() { return new Response("failing limiter"); } };`;
 // Durable Objects keep their data, so a second stack started on it sees what the first stored.
 export async function startStack({ kvFailure = false, limiterFailure = false, persist, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
+  const websockets = attachMockWebSocket(mock.listeners);
   const logs = [];
   const workerBindings = {
     OPENAI_API_KEY: REAL_KEYS.openai,
@@ -106,6 +108,8 @@ export async function startStack({ kvFailure = false, limiterFailure = false, pe
     url,
     mf,
     mock,
+    /** The mock's WebSocket endpoints: recorded handshakes and closes (tests/support/mock-websocket.mjs). */
+    websockets,
     logs,
     adminSecret: workerBindings.ADMIN_SECRET,
     realKeys: REAL_KEYS,
@@ -118,6 +122,7 @@ export async function startStack({ kvFailure = false, limiterFailure = false, pe
     },
     async dispose() {
       await mf.dispose();
+      await websockets.close();
       await mock.close();
     },
   };
