@@ -8,6 +8,11 @@
 //! so a reload or Back finds nothing: the token is never shown twice, and the plaintext is never
 //! stored anywhere on our side (not in KV, not in a Durable Object), only in that one cookie for
 //! the few milliseconds of the redirect.
+//!
+//! The server keeps no record of a cookie having been read; the browser dropping it is what makes
+//! it one read. A copy of the cookie replayed within its two minutes would open again, but only
+//! together with the same session's cookie (both HttpOnly, Secure, SameSite=Strict), and whoever
+//! holds those could have read the created page itself.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};

@@ -57,15 +57,19 @@ pub fn in_form_words(e: &FieldError) -> FieldProblem {
             "Expires must be a date and time with a zone, such as 2027-01-01T00:00:00Z, or empty for never.".to_string()
         }
         ("rate_limit", _) if m.starts_with("per_seconds") => "Pick per minute, per hour or per day.".to_string(),
-        ("rate_limit", _) => format!(
-            "Rate limit must be a whole number of requests from 1 to {}, or empty for no limit.",
-            crate::policy::admin::MAX_RATE_REQUESTS
-        ),
+        ("rate_limit", _) => "Rate limit must be a whole number of requests from 1 to 1,000,000, or empty for no limit.".to_string(),
         // Entry messages start with the entry itself ("\"10.0.0.1/8\" has host bits ...").
-        (_, m) if m.starts_with('"') => format!("{name}: {m}."),
-        (_, m) => format!("{name} {m}."),
+        (_, m) if m.starts_with('"') => sentence(format!("{name}: {m}")),
+        (_, m) => sentence(format!("{name} {m}")),
     };
     FieldProblem { field, message }
+}
+
+fn sentence(mut s: String) -> String {
+    if !s.ends_with(['.', '?', '!']) {
+        s.push('.');
+    }
+    s
 }
 
 fn one(name: &str, value: &Value) -> Map<String, Value> {
@@ -161,10 +165,12 @@ mod tests {
         assert_eq!(fields_of(&p), ["label", "providers", "expires_at", "rate_requests", "allowed_paths", "allowed_ips", "token"]);
         for problem in &p {
             assert!(!problem.message.contains('_') || problem.field == "token", "form words, not API names: {}", problem.message);
-            assert!(problem.message.ends_with('.'), "{}", problem.message);
+            assert!(problem.message.ends_with(['.', '?']), "{}", problem.message);
         }
         assert!(p[5].message.starts_with("Client IP addresses: \"10.0.0.1/8\""), "{}", p[5].message);
-        assert_eq!(p[3].message, "Rate limit must be a whole number of requests from 1 to 1000000, or empty for no limit.");
+        assert_eq!(p[3].message, "Rate limit must be a whole number of requests from 1 to 1,000,000, or empty for no limit.");
+        assert_eq!(crate::policy::admin::MAX_RATE_REQUESTS, 1_000_000, "the form's message names this number");
+        assert!(p[5].message.ends_with("did you mean 10.0.0.0/8?"), "one mark at the end: {}", p[5].message);
     }
 
     #[test]
