@@ -251,6 +251,8 @@ for (const size of SIZES) {
       expect(await apiCount()).toBe(before + 1);
       const listed = (await stack.admin("GET", "/admin/api/tokens")).body.tokens.filter((t) => t.label === label);
       expect(listed).toHaveLength(1);
+      // Out of the list again, so the screenshots show only the operator's own tokens.
+      expect((await stack.admin("DELETE", `/admin/api/tokens/${listed[0].id}`)).status).toBe(200);
     });
 
     test("Disable from a filtered list: a notice naming the token, the filter and the row kept, and Undo", async () => {
