@@ -14,8 +14,8 @@ use crate::admin::flash::{self, Created, Notice, Sealer, Undo};
 use crate::admin::form_check::{self, FieldProblem, FormKind};
 use crate::admin::list::{arrange, days_ago, readable_utc, ListView, Shown, TokenRow};
 use crate::admin::pages::{
-    client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage,
-    NewTokenPage, TokenForm, ICON, SCRIPT, STYLESHEET,
+    base_url, client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, KeyLine, Layout, LoginPage,
+    MessagePage, NewTokenPage, TokenForm, UpstreamStatus, Upstreams, ICON, SCRIPT, STYLESHEET,
 };
 use crate::admin::session::{self, Session, SessionKey};
 use crate::tokens::token::{is_token_id, Status, TokenRecord};
@@ -24,6 +24,8 @@ use crate::common::urlencoded;
 use crate::admin::api::{create_token, CreateError};
 use crate::runtime::{body_text, now_unix};
 use crate::policy::limiter;
+use crate::proxy::provider::Provider;
+use crate::upstream::{failover, registry};
 use crate::tokens::store::{StoreError, TokenStore};
 
 /// Failed sign-ins allowed per client and minute before 429.
@@ -118,6 +120,7 @@ struct Admin {
     key: SessionKey,
     secret: String,
     origin: String,
+    env: Env,
 }
 
 impl Admin {
@@ -202,6 +205,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         key: SessionKey::derive(&secret),
         secret,
         origin: url.origin(),
+        env: env.clone(),
     };
     let method = req.method();
     if method == "POST" && !admin.same_origin(&req) {
@@ -310,9 +314,31 @@ async fn list_page(req: &web_sys::Request, s: &Signed<'_>, view: &ListView) -> w
             view,
             notice,
             show_usage: false,
+            upstreams: upstreams(&s.admin.env, &s.admin.origin),
         },
         extra,
     )
+}
+
+/// Every provider with its keys (position, last four, what this isolate last saw of each).
+fn upstreams(env: &Env, origin: &str) -> Upstreams {
+    let providers = Provider::all()
+        .into_iter()
+        .map(|p| UpstreamStatus {
+            name: p.name(),
+            display: p.display_name(),
+            base_url: base_url(origin, p),
+            keys: failover::pool(env, p)
+                .map(|pool| {
+                    failover::key_states(p, &pool)
+                        .into_iter()
+                        .map(|(index, last4, weight, state)| KeyLine { index, last4, weight, status: state.status_text(now_unix()) })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    Upstreams { providers, problems: registry::table().problems.clone() }
 }
 
 fn new_page(status: u16, s: &Signed<'_>, form: TokenForm, view: &ListView) -> web_sys::Response {

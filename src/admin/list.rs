@@ -5,7 +5,11 @@
 use crate::common::timestamp::{format_rfc3339, parse_rfc3339};
 use crate::common::urlencoded;
 use crate::policy::rules::Policy;
+use crate::proxy::provider::Provider;
 use crate::tokens::token::{Status, TokenRecord};
+
+/// The provider tag of a token that may use every provider.
+pub const ALL_PROVIDERS: &str = "All providers";
 
 pub const RATE_WINDOW_NAMES: [(u32, &str); 3] = [(60, "per minute"), (3600, "per hour"), (86_400, "per day")];
 
@@ -291,10 +295,13 @@ pub struct TokenRow {
 
 impl TokenRow {
     pub fn new(id: &str, record: &TokenRecord, last_used: Option<&str>, now: i64) -> Self {
-        let providers: Vec<&'static str> = record.providers.iter().map(|p| p.display_name()).collect();
+        let names: Vec<&'static str> = record.providers.iter().map(|p| p.display_name()).collect();
+        // A token for every provider of the table reads as one tag, not a dozen.
+        let every = Provider::all().len();
+        let providers = if every > 3 && names.len() == every { vec![ALL_PROVIDERS] } else { names.clone() };
         let status = Shown::of(record, now);
         let limits = policy_summary(&record.policy, now);
-        let mut search = format!("{} {} {} {} {}", record.label, record.last4, providers.join(" "), status.word(), limits.join(" "));
+        let mut search = format!("{} {} {} {} {}", record.label, record.last4, names.join(" "), status.word(), limits.join(" "));
         if status == Shown::Disabled && limits.iter().any(|l| l.starts_with("expired")) {
             search.push_str(" expired");
         }
@@ -377,7 +384,6 @@ pub fn arrange(rows: Vec<TokenRow>, view: &ListView) -> Vec<TokenRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::provider::Provider;
     use serde_json::json;
 
     const NOW: i64 = 1_795_302_245; // 2026-11-21T23:04:05Z
@@ -439,6 +445,16 @@ mod tests {
             assert!(row.matches(q), "{q}");
         }
         assert!(!row.matches("anthropic"));
+    }
+
+    #[test]
+    fn a_token_for_every_provider_shows_one_tag_and_still_matches_each_name() {
+        let mut r = record("everything", "2026-11-01T00:00:00Z");
+        r.providers = Provider::all();
+        let row = TokenRow::new("ab", &r, None, NOW);
+        assert_eq!(row.providers, [ALL_PROVIDERS]);
+        assert!(row.matches("anthropic") && row.matches("gemini"));
+        assert_eq!(TokenRow::new("cd", &record("two", "2026-11-01T00:00:00Z"), None, NOW).providers, ["OpenAI", "Gemini"]);
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl TokenForm {
     fn build(label: &str, checked: &[Provider], policy: &Policy, rate_per: u32) -> Self {
         TokenForm {
             label: label.to_string(),
-            providers: Provider::ALL
+            providers: Provider::all()
                 .into_iter()
                 .map(|p| ProviderChoice {
                     name: p.name(),
@@ -85,7 +85,7 @@ impl TokenForm {
 
     /// The create form: every provider ticked, no limits.
     pub fn blank() -> Self {
-        TokenForm::build("", &Provider::ALL, &Policy::default(), 60)
+        TokenForm::build("", &Provider::all(), &Policy::default(), 60)
     }
 
     pub fn from_record(record: &TokenRecord) -> Self {
@@ -211,6 +211,40 @@ pub struct DashboardPage<'a> {
     pub notice: Option<Notice>,
     /// Whether rows carry usage (the usage columns and "sort by spend" appear with it).
     pub show_usage: bool,
+    /// Each provider's keys as this isolate sees them, and the operator's rows left out.
+    pub upstreams: Upstreams,
+}
+
+/// One key of a provider's pool, as the dashboard may show it: never more than its last four.
+pub struct KeyLine {
+    pub index: usize,
+    pub last4: String,
+    pub weight: u32,
+    pub status: String,
+}
+
+pub struct UpstreamStatus {
+    pub name: &'static str,
+    pub display: &'static str,
+    pub base_url: String,
+    /// Empty when the provider's secret is not set.
+    pub keys: Vec<KeyLine>,
+}
+
+#[derive(Default)]
+pub struct Upstreams {
+    pub providers: Vec<UpstreamStatus>,
+    pub problems: Vec<String>,
+}
+
+/// The base URL a client's SDK is given for `provider`.
+pub fn base_url(origin: &str, provider: Provider) -> String {
+    let spec = provider.spec();
+    if spec.slot_detected {
+        format!("{origin}{}", spec.base_path)
+    } else {
+        format!("{origin}/{}{}", spec.name, spec.base_path)
+    }
 }
 
 impl DashboardPage<'_> {
@@ -327,6 +361,15 @@ pub fn client_snippets(origin: &str, token: &str, providers: &[Provider]) -> Vec
             code: format!("client = OpenAI(base_url=\"{origin}/v1beta/openai\", api_key=\"{token}\")"),
         });
     }
+    for &p in providers.iter().filter(|p| !p.spec().slot_detected) {
+        let base = base_url(origin, p);
+        let code = if p == Provider::ElevenLabs {
+            format!("from elevenlabs.client import ElevenLabs\n\nclient = ElevenLabs(base_url=\"{base}\", api_key=\"{token}\")")
+        } else {
+            format!("# OpenAI SDK (Node: new OpenAI({{ baseURL, apiKey }}))\nclient = OpenAI(base_url=\"{base}\", api_key=\"{token}\")")
+        };
+        out.push(Snippet { title: p.display_name(), code });
+    }
     out
 }
 
@@ -361,6 +404,7 @@ mod tests {
             view,
             notice,
             show_usage: false,
+            upstreams: Upstreams::default(),
         }
         .render()
         .unwrap()
@@ -472,7 +516,7 @@ mod tests {
         assert!(!dashboard(vec![row(&record("x"), None)]).contains("30 d"));
         let mut with = row(&record("x"), None);
         with.usage = Some(crate::admin::list::RowUsage { requests: "12".into(), tokens: "3,400".into(), cost: "$0.12".into(), cost_usd: Some(0.12) });
-        let html = DashboardPage { layout: Layout::default(), total: 1, tokens: vec![with], view: &ListView::default(), notice: None, show_usage: true }.render().unwrap();
+        let html = DashboardPage { layout: Layout::default(), total: 1, tokens: vec![with], view: &ListView::default(), notice: None, show_usage: true, upstreams: Upstreams::default() }.render().unwrap();
         for needle in ["Requests <span class=\"muted\">30 d</span>", ">3,400<", ">$0.12<", "Highest spend first"] {
             assert!(html.contains(needle), "{needle}");
         }
@@ -481,7 +525,7 @@ mod tests {
     #[test]
     fn a_refused_form_marks_every_bad_input_and_focuses_the_first() {
         let html = new_page(&[("label", "kept label"), ("expires_at", "2020-01-01T00:00:00Z"), ("rate_requests", "lots"), ("token", "short")]);
-        assert_eq!(html.matches(r#"aria-invalid="true""#).count(), 3 + 3, "providers (3 boxes), expiry, rate, token");
+        assert_eq!(html.matches(r#"aria-invalid="true""#).count(), Provider::all().len() + 3, "every provider box, expiry, rate, token");
         assert_eq!(html.matches(" autofocus").count(), 1);
         assert!(html.contains(r#"id="provider-openai" name="providers" value="openai" aria-invalid="true" aria-describedby="providers-error" autofocus"#), "{html}");
         for id in ["providers-error", "expires_at-error", "rate_requests-error", "token-error"] {
@@ -584,5 +628,26 @@ mod tests {
         assert!(html.contains(r#"data-copy="new-token""#));
         assert!(html.contains("only time it is shown"));
         assert!(html.contains(r##"href="/admin#token-ab""##));
+    }
+
+    #[test]
+    fn base_urls_and_snippets_for_the_table_providers() {
+        let groq = Provider::from_name("groq").unwrap();
+        assert_eq!(base_url("https://p", Provider::OpenAi), "https://p/v1");
+        assert_eq!(base_url("https://p", Provider::Anthropic), "https://p");
+        assert_eq!(base_url("https://p", groq), "https://p/groq/openai/v1");
+        assert_eq!(base_url("https://p", Provider::ElevenLabs), "https://p/elevenlabs");
+        let s = client_snippets("https://p", "apx_T", &[groq, Provider::ElevenLabs]);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].title, "Groq");
+        assert!(s[0].code.contains("base_url=\"https://p/groq/openai/v1\", api_key=\"apx_T\""));
+        assert!(s[1].code.contains("ElevenLabs(base_url=\"https://p/elevenlabs\""));
+    }
+
+    #[test]
+    fn the_create_form_offers_every_provider() {
+        let names: Vec<&str> = TokenForm::blank().providers.iter().map(|p| p.name).collect();
+        assert_eq!(names.len(), Provider::all().len());
+        assert!(names.contains(&"elevenlabs") && names.contains(&"perplexity"));
     }
 }

@@ -9,9 +9,11 @@
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, Context, Env};
-use worker::web_sys::{self, Headers, RequestInit, RequestRedirect, ResponseInit};
+use worker::web_sys::{self, Headers, ResponseInit};
 
-use crate::proxy::credentials::{connection_listed, drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
+use crate::proxy::credentials::{connection_listed, drop_request_header_for, strip_key_param, strip_websocket_key_protocols, DROPPED_RESPONSE_HEADERS};
+use crate::upstream::failover::{self, Outbound};
+use crate::upstream::{region, region_relay, replay};
 use crate::proxy::error_body::{error_body, error_shape, ErrorKind};
 use crate::policy::rules::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
 use crate::proxy::provider::{detect, Detected, Detection, Inbound, Provider};
@@ -20,6 +22,8 @@ use crate::runtime::{json_response, now_unix};
 use crate::tokens::store::TokenStore;
 use crate::common::timestamp;
 use crate::policy::{cors, limiter};
+use crate::websocket::handshake::{self, HandshakeModel};
+use crate::websocket::pump;
 
 type ExtraHeaders = Vec<(&'static str, String)>;
 
@@ -108,6 +112,7 @@ async fn forward(
     let path = url.pathname();
     let search = url.search();
     let query = search.strip_prefix('?').unwrap_or(&search);
+    let xi_api_key = header(&inbound, "xi-api-key");
     let (authorization, x_api_key, x_goog_api_key, anthropic_version, websocket_protocol) = (
         header(&inbound, "authorization"),
         header(&inbound, "x-api-key"),
@@ -123,6 +128,7 @@ async fn forward(
         x_goog_api_key: x_goog_api_key.as_deref(),
         anthropic_version: anthropic_version.as_deref(),
         websocket_protocol: websocket_protocol.as_deref(),
+        xi_api_key: xi_api_key.as_deref(),
     }) {
         Detection::Found(d) => d,
         Detection::NoCredential(provider) => {
@@ -145,51 +151,72 @@ async fn forward(
             upstream_path: &detected.upstream_path,
         })
         .map_err(|r| ProxyError::policy(shape, r))?;
-    let body = request_body(&req, policy, &detected, shape).await?;
+    let websocket = handshake::is_upgrade(header(&inbound, "upgrade").as_deref());
+    let endpoint = handshake::endpoint(detected.provider, &detected.upstream_path);
+    let body = if websocket {
+        let checked = match handshake::model_at_handshake(endpoint, query) {
+            HandshakeModel::Named(model) => policy.check_model(Some(&model)),
+            HandshakeModel::InMessages => Ok(()),
+            HandshakeModel::Missing => policy.check_model(None),
+        };
+        checked.map_err(|r| ProxyError::policy(shape, r))?;
+        None
+    } else {
+        request_body(&req, policy, &detected, shape).await?
+    };
     let extra = count_request(&id, policy, env, shape).await?;
-    note_use(id, env, ctx);
+    note_use(id.clone(), env, ctx);
 
     let provider = detected.provider;
-    let key = env
-        .secret(provider.secret_name())
-        .map(|s| s.to_string())
-        .ok()
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ProxyError::new(
-                shape,
-                ErrorKind::Unavailable,
-                format!("This proxy has no {} key configured.", provider.display_name()),
-            )
+    let not_configured = || {
+        ProxyError::new(
+            shape,
+            ErrorKind::Unavailable,
+            format!("This proxy has no {} key configured.", provider.display_name()),
+        )
+    };
+    let pool = failover::pool(env, provider).ok_or_else(not_configured)?;
+
+    let has_body = body.is_some();
+    // Bytes already read (a model-restricted token's body) can always be sent again.
+    let replayable = body.as_ref().is_some_and(|b| !b.is_instance_of::<web_sys::ReadableStream>())
+        || replay::replayable(has_body, header(&inbound, "content-length").as_deref());
+    let region_retry = region::retry_enabled(provider.spec(), env.var(region::REGION_RETRY_VAR).ok().map(|v| v.to_string()).as_deref());
+    let out = Outbound {
+        provider,
+        url: upstream_url(env, provider, &detected.upstream_path, query),
+        method: req.method(),
+        headers: upstream_headers(&inbound, websocket_protocol.as_deref(), provider, websocket),
+        upstream_path: detected.upstream_path.clone(),
+        replayable,
+    };
+    let unreachable = || {
+        ProxyError::new(
+            shape,
+            ErrorKind::BadGateway,
+            format!("The {} API could not be reached through the proxy.", provider.display_name()),
+        )
+    };
+    let answered = failover::send(&out, body, &pool, region_retry).await.map_err(|_| unreachable())?;
+    let response = region_relay::unless_refused(env, &out, answered).await.map_err(|e| {
+        console_error!("region relay failed: {e}");
+        unreachable()
+    })?;
+    if let Some(socket) = websocket.then(|| pump::upstream_socket(&response)).flatten() {
+        let session = pump::Session {
+            token_id: id,
+            provider,
+            endpoint,
+            model_policy: policy.restricts_models().then(|| policy.clone()),
+            model: handshake::model_from_query(endpoint, query),
+        };
+        let opened = pump::open(&response, socket, websocket_protocol.as_deref(), session, env).map_err(|e| {
+            console_error!("websocket session could not start: {:?}", e.as_string());
+            ProxyError::new(shape, ErrorKind::BadGateway, "The WebSocket session could not be relayed.")
         })?;
-
-    let upstream = upstream_url(env, provider, &detected.upstream_path, query);
-    let headers = upstream_headers(&inbound, websocket_protocol.as_deref());
-    let (name, value) = upstream_credential(provider, &detected.upstream_path, &key);
-    let _ = headers.set(name, &value);
-
-    let init = RequestInit::new();
-    init.set_method(&req.method());
-    init.set_headers(&headers);
-    if let Some(body) = &body {
-        init.set_body(body);
+        return Ok((opened, extra));
     }
-    init.set_redirect(RequestRedirect::Manual);
-
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response = JsFuture::from(global.fetch_with_str_and_init(&upstream, &init))
-        .await
-        .map_err(|e| {
-            // fetch rejects with a TypeError, not a string: its message is the reason worth logging.
-            let reason = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string());
-            console_error!("upstream {} unreachable: {}", provider.name(), reason.unwrap_or_default());
-            ProxyError::new(
-                shape,
-                ErrorKind::BadGateway,
-                format!("The {} API could not be reached through the proxy.", provider.display_name()),
-            )
-        })?;
-    Ok((response.unchecked_into(), extra))
+    Ok((response, extra))
 }
 
 /// The body to forward: the inbound stream, untouched, unless the token restricts models and the
@@ -374,16 +401,22 @@ fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> Strin
     }
 }
 
-fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Headers {
+fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>, provider: Provider, websocket: bool) -> Headers {
     let headers = Headers::new().expect("Headers");
-    let hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
+    let mut hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
+    if websocket {
+        // `Connection: Upgrade` names it, but the upgrade is what must reach the upstream; the
+        // runtime makes its own key, version and extension offer for that hop.
+        hop_by_hop.retain(|h| h != "upgrade");
+        hop_by_hop.extend(handshake::RUNTIME_HANDSHAKE_HEADERS.map(String::from));
+    }
     if let Ok(Some(entries)) = js_sys::try_iter(inbound) {
         for entry in entries.flatten() {
             let pair: js_sys::Array = entry.unchecked_into();
             let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
                 continue;
             };
-            if !drop_request_header(&name) && !hop_by_hop.contains(&name) {
+            if !drop_request_header_for(provider, &name) && !hop_by_hop.contains(&name) {
                 let _ = headers.append(&name, &value);
             }
         }
@@ -412,6 +445,9 @@ fn finish(response: web_sys::Response, extra: &[(&'static str, String)]) -> web_
         let _ = headers.delete(h);
     }
     set_headers(&headers, extra);
+    if let Some(socket) = pump::upstream_socket(&response) {
+        return pump::response_with_socket(response.status(), &headers, &socket).unwrap_or(response);
+    }
     let init = ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());
