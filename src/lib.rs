@@ -9,7 +9,9 @@ pub mod common;
 pub mod policy;
 pub mod proxy;
 pub mod tokens;
+pub mod upstream;
 pub mod usage;
+pub mod websocket;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;

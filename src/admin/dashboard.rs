@@ -9,9 +9,13 @@ use serde_json::json;
 use worker::web_sys::{self, Headers, ResponseInit};
 use worker::{console_error, Env};
 
+use crate::admin::changes;
+use crate::admin::flash::{self, Created, Notice, Sealer, Undo};
+use crate::admin::form_check::{self, FieldProblem, FormKind};
+use crate::admin::list::{arrange, days_ago, readable_utc, ListView, RowUsage, Shown, TokenRow};
 use crate::admin::pages::{
-    client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage, TokenForm,
-    TokenRow, ICON, SCRIPT, STYLESHEET,
+    base_url, client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, KeyLine, Layout, LoginPage,
+    MessagePage, NewTokenPage, TokenForm, UpstreamStatus, Upstreams, ICON, SCRIPT, STYLESHEET,
 };
 use crate::admin::session::{self, Session, SessionKey};
 use crate::tokens::token::{is_token_id, Status, TokenRecord};
@@ -20,6 +24,8 @@ use crate::common::urlencoded;
 use crate::admin::api::{create_token, CreateError};
 use crate::runtime::{body_text, now_unix};
 use crate::policy::limiter;
+use crate::proxy::provider::Provider;
+use crate::upstream::{failover, registry};
 use crate::tokens::store::{StoreError, TokenStore};
 
 /// Failed sign-ins allowed per client and minute before 429.
@@ -67,6 +73,8 @@ fn page(status: u16, template: &impl Template, extra: &[(&str, &str)]) -> web_sy
 }
 
 fn redirect(location: &str, extra: &[(&str, &str)]) -> web_sys::Response {
+    // The fragment (`#token-<id>`) is kept by the browser across the redirect, so the list opens
+    // at the row that changed.
     let mut headers = vec![("location", location)];
     headers.extend_from_slice(extra);
     respond(303, "text/plain", "", &headers)
@@ -102,27 +110,82 @@ fn client_key(req: &web_sys::Request) -> String {
     format!("sign-in:{ip}")
 }
 
-fn random_nonce() -> [u8; 16] {
-    let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).expect("the platform CSPRNG");
-    nonce
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the platform CSPRNG");
+    bytes
 }
 
 struct Admin {
     key: SessionKey,
     secret: String,
     origin: String,
+    env: Env,
 }
 
 impl Admin {
-    fn session(&self, req: &web_sys::Request) -> Option<Session> {
+    fn cookie(&self, req: &web_sys::Request, name: &str) -> Option<String> {
         let cookies = header(req, "cookie")?;
-        let value = session::cookie_value(&cookies, session::COOKIE_NAME)?;
-        self.key.verify(value, now_unix())
+        session::cookie_value(&cookies, name).map(str::to_string)
+    }
+
+    fn session(&self, req: &web_sys::Request) -> Option<Session> {
+        self.key.verify(&self.cookie(req, session::COOKIE_NAME)?, now_unix())
+    }
+
+    fn sealer(&self) -> Sealer {
+        Sealer::new(self.key.subkey("flash"))
     }
 
     fn same_origin(&self, req: &web_sys::Request) -> bool {
         header(req, "origin").as_deref() == Some(self.origin.as_str())
+    }
+}
+
+
+/// A signed-in request: the session, its CSRF token and the token store.
+struct Signed<'a> {
+    admin: &'a Admin,
+    session: Session,
+    csrf: String,
+    store: TokenStore,
+}
+
+impl Signed<'_> {
+    fn layout(&self) -> Layout {
+        Layout { csrf: Some(self.csrf.clone()) }
+    }
+
+    fn message(&self, status: u16, title: &str, text: &str) -> web_sys::Response {
+        message(status, Some(self.csrf.clone()), title, text)
+    }
+
+    fn unavailable(&self, e: StoreError) -> web_sys::Response {
+        store_unavailable(e, Some(self.csrf.clone()))
+    }
+
+    fn seal<T: serde::Serialize>(&self, purpose: &str, ttl: i64, value: &T) -> String {
+        self.admin.sealer().seal(purpose, &self.session.nonce, now_unix() + ttl, value, random())
+    }
+
+    fn open<T: for<'de> serde::Deserialize<'de>>(&self, req: &web_sys::Request, cookie: &str, purpose: &str) -> Option<T> {
+        let value = self.admin.cookie(req, cookie)?;
+        self.admin.sealer().open(purpose, &self.session.nonce, &value, now_unix())
+    }
+
+    /// Back to the list as it was, at `row`, with a notice naming what changed.
+    fn done(&self, view: &ListView, row: Option<&str>, notice: Notice) -> web_sys::Response {
+        let cookie = flash::notice_cookie(&self.seal("notice", flash::NOTICE_TTL_SECS, &notice));
+        redirect(&view.location(row), &[("set-cookie", &cookie)])
+    }
+
+    /// The record, or the page that says why there is none.
+    async fn load(&self, id: &str) -> Result<TokenRecord, web_sys::Response> {
+        match self.store.get(id).await {
+            Ok(Some(record)) => Ok(record),
+            Ok(None) => Err(self.message(404, "Not found", "No token has that id; it may have been deleted.")),
+            Err(e) => Err(self.unavailable(e)),
+        }
     }
 }
 
@@ -142,6 +205,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         key: SessionKey::derive(&secret),
         secret,
         origin: url.origin(),
+        env: env.clone(),
     };
     let method = req.method();
     if method == "POST" && !admin.same_origin(&req) {
@@ -162,37 +226,43 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         Ok(store) => store,
         Err(e) => return store_unavailable(e, Some(csrf)),
     };
+    let s = Signed { admin: &admin, session, csrf, store };
     if method == "GET" {
+        let query = urlencoded::parse(url.search().trim_start_matches('?'));
+        let view = ListView::from_pairs(&query);
         return match rest {
-            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None, Some(env)).await,
-            "/usage" => secure(crate::usage::dashboard::overview(url, Layout { csrf: Some(csrf) }, &store, env).await),
+            "" | "/" => list_page(&req, &s, &view).await,
+            "/new" => new_page(200, &s, TokenForm::blank(), &view),
+            "/created" => created_page(&req, &s),
+            "/usage" => secure(crate::usage::dashboard::overview(url, s.layout(), &s.store, env).await),
             _ => match rest.strip_prefix("/tokens/") {
-                Some(id) if is_token_id(id) => edit_page(id, csrf, &store).await,
+                Some(id) if is_token_id(id) => edit_page(id, &s, &view).await,
                 Some(path) => match path.split_once('/') {
-                    Some((id, "usage")) if is_token_id(id) => secure(crate::usage::dashboard::token_page(id, url, Layout { csrf: Some(csrf) }, &store, env).await),
-                    Some((id, "usage.csv")) if is_token_id(id) => secure(crate::usage::dashboard::token_csv(id, url, &store, env).await),
-                    _ => message(404, Some(csrf), "Not found", "There is no such page."),
+                    Some((id, "usage")) if is_token_id(id) => secure(crate::usage::dashboard::token_page(id, url, s.layout(), &s.store, env).await),
+                    Some((id, "usage.csv")) if is_token_id(id) => secure(crate::usage::dashboard::token_csv(id, url, &s.store, env).await),
+                    _ => s.message(404, "Not found", "There is no such page."),
                 },
-                _ => message(404, Some(csrf), "Not found", "There is no such page."),
+                _ => s.message(404, "Not found", "There is no such page."),
             },
         };
     }
     if method != "POST" {
-        return message(405, Some(csrf), "Not allowed", "This page only accepts GET and POST.");
+        return s.message(405, "Not allowed", "This page only accepts GET and POST.");
     }
     let fields = form(&req).await;
     let presented = urlencoded::first(&fields, "csrf").unwrap_or_default();
-    if !admin.key.csrf_matches(&session, presented) {
-        return message(403, Some(csrf), "Refused", "The form's security token did not match your session, so nothing was changed. Reload the page and try again.");
+    if !admin.key.csrf_matches(&s.session, presented) {
+        return s.message(403, "Refused", "The form's security token did not match your session, so nothing was changed. Reload the page and try again.");
     }
+    let view = ListView::from_pairs(&fields);
     let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["logout"] => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
-        ["tokens"] => create(&fields, &admin, csrf, &store).await,
-        ["tokens", id] if is_token_id(id) => update(id, &fields, csrf, &store).await,
-        ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, csrf, &store).await,
-        ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, csrf, &store, env).await,
-        _ => message(404, Some(csrf), "Not found", "There is no such action."),
+        ["tokens"] => create(&fields, &s, &view).await,
+        ["tokens", id] if is_token_id(id) => update(id, &fields, &s, &view).await,
+        ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, &s, &view).await,
+        ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, &s, &view).await,
+        _ => s.message(404, "Not found", "There is no such action."),
     }
 }
 
@@ -218,7 +288,7 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
     let fields = form(&req).await;
     let password = urlencoded::first(&fields, "password").unwrap_or_default();
     if secrets_match(password, &admin.secret) {
-        let cookie = session::set_cookie(&admin.key.issue(now_unix(), &random_nonce()));
+        let cookie = session::set_cookie(&admin.key.issue(now_unix(), &random()));
         return redirect("/admin", &[("set-cookie", &cookie)]);
     }
     if let Ok(d) = limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 1).await {
@@ -229,170 +299,251 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
     page(401, &LoginPage { layout: Layout::default(), error: Some("Wrong password.") }, &[])
 }
 
-/// The token list and the create form; after a refused create, the form as typed and why.
-/// `usage`: read the token list's 30-day usage columns (one call to the account's ledger).
-async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>, usage: Option<&Env>) -> web_sys::Response {
-    let tokens = match store.list().await {
+/// The token list, filtered and sorted as `view` says, with the notice the last action left.
+async fn list_page(req: &web_sys::Request, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let tokens = match s.store.list().await {
         Ok(tokens) => tokens,
-        Err(e) => return store_unavailable(e, Some(csrf)),
+        Err(e) => return s.unavailable(e),
     };
+    let now = now_unix();
     let total = tokens.len();
-    let rows: Vec<TokenRow> = tokens
-        .iter()
-        .rev()
-        .map(|t| TokenRow::new(&t.id, &t.record, t.last_used.as_deref()))
-        .filter(|row| row.matches(filter))
-        .collect();
-    let mut rows = rows;
-    if let Some(env) = usage {
-        let cells = crate::usage::dashboard::last_30_days(env).await;
+    let mut rows: Vec<TokenRow> = tokens.iter().map(|t| TokenRow::new(&t.id, &t.record, t.last_used.as_deref(), now)).collect();
+    // The 30-day usage columns: one call to the account's ledger; without it, no usage columns.
+    let usage = crate::usage::dashboard::last_30_days(&s.admin.env).await;
+    if let Some(usage) = &usage {
         for row in &mut rows {
-            row.usage = cells.as_ref().map(|c| crate::usage::format::Cells::of(c.get(&row.id)));
+            row.usage = Some(row_usage(usage.get(&row.id)));
         }
     }
-    let status = if refused.is_some() { 400 } else { 200 };
-    let (error, form) = match refused {
-        Some((error, form)) => (Some(error), form),
-        None => (None, TokenForm::blank()),
-    };
+    let notice: Option<Notice> = s.open(req, flash::NOTICE_COOKIE, "notice");
+    let clear = flash::clear_notice_cookie();
+    let extra: &[(&str, &str)] = if notice.is_some() { &[("set-cookie", &clear)] } else { &[] };
     page(
-        status,
+        200,
         &DashboardPage {
-            layout: Layout { csrf: Some(csrf) },
-            form,
-            tokens: rows,
+            layout: s.layout(),
+            tokens: arrange(rows, view),
             total,
-            filter,
-            notice: None,
-            error,
+            view,
+            notice,
+            show_usage: usage.is_some(),
+            upstreams: upstreams(&s.admin.env, &s.admin.origin),
         },
-        &[],
+        extra,
     )
 }
 
-async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore) -> web_sys::Response {
+/// A row's 30-day usage cells, and the cost "sort by spend" orders by (none without a price).
+fn row_usage(counters: Option<&crate::usage::ledger::Counters>) -> RowUsage {
+    let cells = crate::usage::format::Cells::of(counters);
+    RowUsage {
+        requests: cells.requests,
+        tokens: cells.tokens,
+        cost: cells.cost,
+        cost_usd: counters.map_or(Some(0.0), |c| c.priced_cost_usd()),
+    }
+}
+
+/// Every provider with its keys (position, last four, what this isolate last saw of each).
+fn upstreams(env: &Env, origin: &str) -> Upstreams {
+    let providers = Provider::all()
+        .into_iter()
+        .map(|p| UpstreamStatus {
+            name: p.name(),
+            display: p.display_name(),
+            base_url: base_url(origin, p),
+            keys: failover::pool(env, p)
+                .map(|pool| {
+                    failover::key_states(p, &pool)
+                        .into_iter()
+                        .map(|(index, last4, weight, state)| KeyLine { index, last4, weight, status: state.status_text(now_unix()) })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    Upstreams { providers, problems: registry::table().problems.clone() }
+}
+
+fn new_page(status: u16, s: &Signed<'_>, form: TokenForm, view: &ListView) -> web_sys::Response {
+    page(status, &NewTokenPage { layout: s.layout(), form, view }, &[])
+}
+
+/// Post, redirect, show once: the new token rides in a sealed one-read cookie to `/admin/created`,
+/// so reloading that page (or going Back to it) creates nothing and shows nothing again.
+async fn create(fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
     let mut body = form_to_json(fields);
+    let refused = |problems: Vec<FieldProblem>| new_page(400, s, TokenForm::from_fields(fields).with_errors(problems), view);
+    let problems = form_check::check(fields, &body, FormKind::Create, now_unix());
+    if !problems.is_empty() {
+        return refused(problems);
+    }
     body["token"] = json!(urlencoded::first(fields, "token").unwrap_or_default());
-    match create_token(store, &body).await {
-        Ok(created) => page(
-            201,
-            &CreatedPage {
-                layout: Layout { csrf: Some(csrf) },
-                label: &created.record.label,
-                token: &created.token,
-                snippets: client_snippets(&admin.origin, &created.token, &created.record.providers),
-            },
-            &[],
-        ),
-        Err(CreateError::Invalid(e)) => dashboard("", csrf, store, Some((format!("Not created. {e}"), TokenForm::from_fields(fields))), None).await,
-        Err(CreateError::Exists) => {
-            let error = "Not created: that custom token is already in use.".to_string();
-            dashboard("", csrf, store, Some((error, TokenForm::from_fields(fields))), None).await
+    match create_token(&s.store, &body).await {
+        Ok(created) => {
+            let sealed = s.seal(
+                "created",
+                flash::CREATED_TTL_SECS,
+                &Created {
+                    id: created.id.clone(),
+                    token: created.token,
+                    label: created.record.label,
+                    providers: created.record.providers,
+                },
+            );
+            redirect(flash::CREATED_PATH, &[("set-cookie", &flash::created_cookie(&sealed))])
         }
-        Err(CreateError::Store(e)) => store_unavailable(e, Some(csrf)),
+        Err(CreateError::Invalid(e)) => refused(vec![form_check::in_form_words(&e)]),
+        Err(CreateError::Exists) => refused(vec![FieldProblem {
+            field: "token",
+            message: "Custom token is already in use by another token: choose another, or leave it empty to generate one.".into(),
+        }]),
+        Err(CreateError::Store(e)) => s.unavailable(e),
     }
 }
 
-/// The token's record, or the page that says why there is none.
-async fn load(store: &TokenStore, id: &str, csrf: &str) -> Result<TokenRecord, web_sys::Response> {
-    match store.get(id).await {
-        Ok(Some(record)) => Ok(record),
-        Ok(None) => Err(message(404, Some(csrf.into()), "Not found", "No token has that id; it may have been deleted.")),
-        Err(e) => Err(store_unavailable(e, Some(csrf.into()))),
+fn created_page(req: &web_sys::Request, s: &Signed<'_>) -> web_sys::Response {
+    let Some(created) = s.open::<Created>(req, flash::CREATED_COOKIE, "created") else {
+        return s.message(
+            410,
+            "Already shown",
+            "A new token is shown once, right after it is created, and this one has been shown already. It is in the token list; if its value was lost, delete it and create a new one.",
+        );
+    };
+    let clear = flash::clear_created_cookie();
+    page(
+        200,
+        &CreatedPage {
+            layout: s.layout(),
+            id: &created.id,
+            label: &created.label,
+            token: &created.token,
+            snippets: client_snippets(&s.admin.origin, &created.token, &created.providers),
+        },
+        &[("set-cookie", &clear)],
+    )
+}
+
+/// Applies a validated change and goes back to the list at the token's row, saying what changed.
+async fn save(s: &Signed<'_>, id: &str, before: TokenRecord, patch: TokenPatch, view: &ListView, notice: impl Fn(&TokenRecord, &TokenRecord) -> Notice) -> web_sys::Response {
+    let mut after = before.clone();
+    patch.apply(&mut after);
+    match s.store.put(id, &after).await {
+        Ok(()) => s.done(view, Some(id), notice(&before, &after)),
+        Err(e) => s.unavailable(e),
     }
 }
 
-/// Applies a validated change and goes back to the list.
-async fn save(store: &TokenStore, id: &str, mut record: TokenRecord, patch: TokenPatch, csrf: String) -> web_sys::Response {
-    patch.apply(&mut record);
-    match store.put(id, &record).await {
-        Ok(()) => redirect("/admin", &[]),
-        Err(e) => store_unavailable(e, Some(csrf)),
-    }
-}
-
-async fn edit_page(id: &str, csrf: String, store: &TokenStore) -> web_sys::Response {
-    let record = match load(store, id, &csrf).await {
+async fn edit_page(id: &str, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let record = match s.load(id).await {
         Ok(record) => record,
         Err(page) => return page,
     };
-    let last_used = match store.last_used(id).await {
+    let last_used = match s.store.last_used(id).await {
         Ok(last_used) => last_used,
-        Err(e) => return store_unavailable(e, Some(csrf)),
+        Err(e) => return s.unavailable(e),
     };
-    render_edit(200, id, &record, last_used.as_deref(), TokenForm::from_record(&record), csrf, None)
+    render_edit(200, id, &record, last_used.as_deref(), TokenForm::from_record(&record), s, view)
 }
 
-fn render_edit(
-    status: u16,
-    id: &str,
-    record: &TokenRecord,
-    last_used: Option<&str>,
-    form: TokenForm,
-    csrf: String,
-    error: Option<String>,
-) -> web_sys::Response {
+fn render_edit(status: u16, id: &str, record: &TokenRecord, last_used: Option<&str>, form: TokenForm, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let now = now_unix();
+    let row = TokenRow::new(id, record, last_used, now);
+    let expires = match (&record.policy.expires_at, Shown::of(record, now)) {
+        (None, _) => "never".to_string(),
+        (Some(at), Shown::Expired) => format!("expired {}", readable_utc(at)),
+        (Some(at), _) => readable_utc(at),
+    };
     page(
         status,
         &EditPage {
-            layout: Layout { csrf: Some(csrf) },
+            layout: s.layout(),
             id,
+            label: &record.label,
             last4: &record.last4,
-            created: record.created_at.get(..10).unwrap_or_default(),
-            last_used: last_used.unwrap_or("never"),
-            active: record.status == Status::Active,
+            created: readable_utc(&record.created_at),
+            created_title: row.created_title(),
+            last_used: last_used.map_or_else(|| "never".to_string(), |day| format!("{} ({day})", days_ago(day, now))),
+            last_used_title: row.last_used_title(),
+            expires,
+            status: row.status,
             form,
-            error,
+            view,
         },
         &[],
     )
 }
 
-async fn update(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
-    let record = match load(store, id, &csrf).await {
+async fn update(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let record = match s.load(id).await {
         Ok(record) => record,
         Err(page) => return page,
     };
-    match parse_patch(&form_to_json(fields)) {
-        Ok(patch) => save(store, id, record, patch, csrf).await,
-        Err(e) => render_edit(400, id, &record, None, TokenForm::from_fields(fields), csrf, Some(format!("Not saved. {e}"))),
+    let body = form_to_json(fields);
+    let kind = FormKind::Edit { stored_expiry: record.policy.expires_at.as_deref() };
+    let mut problems = form_check::check(fields, &body, kind, now_unix());
+    let patch = match parse_patch(&body) {
+        Ok(patch) if problems.is_empty() => patch,
+        Ok(_) => TokenPatch::default(),
+        Err(e) => {
+            if problems.is_empty() {
+                problems.push(form_check::in_form_words(&e));
+            }
+            TokenPatch::default()
+        }
+    };
+    if !problems.is_empty() {
+        let last_used = s.store.last_used(id).await.ok().flatten();
+        return render_edit(400, id, &record, last_used.as_deref(), TokenForm::from_fields(fields).with_errors(problems), s, view);
     }
+    save(s, id, record, patch, view, |before, after| Notice { text: changes::saved(before, after), undo_enable: None }).await
 }
 
-async fn set_status(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
+async fn set_status(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
     let status = urlencoded::first(fields, "status").unwrap_or_default();
     let patch = match parse_patch(&json!({ "status": status })) {
         Ok(patch) => patch,
-        Err(e) => return message(400, Some(csrf), "Not changed", &e.to_string()),
+        Err(e) => return s.message(400, "Not changed", &e.to_string()),
     };
-    match load(store, id, &csrf).await {
-        Ok(record) => save(store, id, record, patch, csrf).await,
-        Err(page) => page,
-    }
-}
-
-async fn delete(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore, env: &Env) -> web_sys::Response {
-    let record = match load(store, id, &csrf).await {
+    let record = match s.load(id).await {
         Ok(record) => record,
         Err(page) => return page,
     };
+    save(s, id, record, patch, view, |_, after| match after.status {
+        Status::Disabled => Notice {
+            text: changes::disabled(&after.label),
+            undo_enable: Some(Undo { id: id.to_string(), label: after.label.clone() }),
+        },
+        Status::Active => Notice { text: changes::enabled(&after.label), undo_enable: None },
+    })
+    .await
+}
+
+async fn delete(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let record = match s.load(id).await {
+        Ok(record) => record,
+        Err(page) => return page,
+    };
+    let neighbour = urlencoded::first(fields, "neighbour").filter(|n| is_token_id(n) && *n != id);
     if urlencoded::first(fields, "confirm") != Some("yes") {
         return page(
             200,
             &ConfirmDeletePage {
-                layout: Layout { csrf: Some(csrf) },
+                layout: s.layout(),
                 id,
                 label: &record.label,
                 last4: &record.last4,
+                view,
+                neighbour,
             },
             &[],
         );
     }
-    match store.delete(id).await {
+    match s.store.delete(id).await {
         Ok(()) => {
-            crate::usage::admin_api::forget_token(env, id).await;
-            redirect("/admin", &[])
+            crate::usage::admin_api::forget_token(&s.admin.env, id).await;
+            s.done(view, neighbour, Notice { text: changes::deleted(&record.label, &record.last4), undo_enable: None })
         }
-        Err(e) => store_unavailable(e, Some(csrf)),
+        Err(e) => s.unavailable(e),
     }
 }

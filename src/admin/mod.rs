@@ -1,5 +1,9 @@
 //! The operator's side: the JSON API, the dashboard, its pages and sessions.
 
+pub mod changes;
+pub mod flash;
+pub mod form_check;
+pub mod list;
 pub mod pages;
 pub mod session;
 

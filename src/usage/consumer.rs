@@ -4,13 +4,14 @@
 
 use serde_json::json;
 use worker::web_sys;
-use worker::{console_error, Env};
+use worker::Env;
 
 use super::day::{format_day, month_start};
 use super::ledger_object;
 use super::report::{today_and_month, Totals};
 use crate::proxy::error_body::{error_body, ErrorKind};
 use crate::proxy::provider::{detect, Detection, Inbound, Provider};
+use crate::proxy::request_log::RequestLog;
 use crate::runtime::{json_response, now_unix};
 use crate::tokens::store::TokenStore;
 use crate::tokens::token::{self, Status};
@@ -23,7 +24,9 @@ fn refuse(shape: Option<Provider>, kind: ErrorKind, message: &str) -> web_sys::R
 
 pub async fn handle(req: &web_sys::Request, url: &web_sys::Url, env: &Env) -> web_sys::Response {
     let h = |name: &str| req.headers().get(name).ok().flatten();
-    let (authorization, x_api_key, x_goog_api_key, anthropic_version) = (h("authorization"), h("x-api-key"), h("x-goog-api-key"), h("anthropic-version"));
+    let (authorization, x_api_key, x_goog_api_key, anthropic_version, xi_api_key) =
+        (h("authorization"), h("x-api-key"), h("x-goog-api-key"), h("anthropic-version"), h("xi-api-key"));
+    let mut log = RequestLog::for_request(h("cf-ray").as_deref());
     let search = url.search();
     let detected = match detect(&Inbound {
         path: PATH,
@@ -33,11 +36,14 @@ pub async fn handle(req: &web_sys::Request, url: &web_sys::Url, env: &Env) -> we
         x_goog_api_key: x_goog_api_key.as_deref(),
         anthropic_version: anthropic_version.as_deref(),
         websocket_protocol: None,
+        xi_api_key: xi_api_key.as_deref(),
     }) {
         Detection::Found(d) => d,
         Detection::NoCredential(shape) => return refuse(shape, ErrorKind::Unauthenticated, "Missing api-proxy token. Send your token where your SDK sends its API key."),
     };
     let shape = Some(detected.provider);
+    log.set_provider(detected.provider);
+    log.redact(&detected.token);
     if req.method() != "GET" {
         return refuse(shape, ErrorKind::BadRequest, "Use GET.");
     }
@@ -45,6 +51,7 @@ pub async fn handle(req: &web_sys::Request, url: &web_sys::Url, env: &Env) -> we
         return refuse(shape, ErrorKind::Unauthenticated, "Invalid api-proxy token.");
     }
     let id = token::hash_token(&detected.token);
+    log.set_token_id(&id);
     let record = match TokenStore::open(env) {
         Ok(store) => store.get_for_request(&id, js_sys::Date::now()).await,
         Err(e) => Err(e),
@@ -53,7 +60,7 @@ pub async fn handle(req: &web_sys::Request, url: &web_sys::Url, env: &Env) -> we
         Ok(Some(r)) => r,
         Ok(None) => return refuse(shape, ErrorKind::Unauthenticated, "Invalid api-proxy token."),
         Err(e) => {
-            console_error!("usage: token store: {}", e.0);
+            log.error("token_store_unavailable", &e.0);
             return refuse(shape, ErrorKind::Unavailable, "The token store is unavailable; try again shortly.");
         }
     };
@@ -65,7 +72,7 @@ pub async fn handle(req: &web_sys::Request, url: &web_sys::Url, env: &Env) -> we
     let days = match ledger_object::token_days(env, &id, month_start(today), today).await {
         Ok(d) => d,
         Err(e) => {
-            console_error!("usage: ledger: {e}");
+            log.error("usage_ledger_unavailable", &e.to_string());
             return refuse(shape, ErrorKind::Unavailable, "The usage ledger is unavailable; try again shortly.");
         }
     };

@@ -1,6 +1,8 @@
 //! What the request tells the meter before the answer arrives: the endpoint kind, the wire format
 //! of the answer, and whether an OpenAI chat stream must be asked for its usage.
 
+use crate::upstream::table::UsageFormat;
+
 /// The shape of the answer's body, which decides where its usage is. OpenAI-compatible upstreams
 /// answer in the OpenAI shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,16 +75,20 @@ impl EndpointKind {
     }
 }
 
-/// The answer's format for a provider (`openai`, `anthropic`, `gemini`) and upstream path.
-pub fn format_of(provider: &str, path: &str) -> Format {
-    match (provider, EndpointKind::of_path(path)) {
+/// The answer's format, from the provider's usage format (its row in the provider table) and the
+/// upstream path. OpenAI-compatible providers answer in the OpenAI shapes; a provider whose
+/// answers carry no token counts (ElevenLabs) has none.
+pub fn format_of(usage: UsageFormat, path: &str) -> Format {
+    let openai = matches!(usage, UsageFormat::OpenAi | UsageFormat::OpenAiWithCost);
+    match (usage, EndpointKind::of_path(path)) {
+        (UsageFormat::None, _) => Format::Other,
         (_, EndpointKind::Chat) => Format::OpenAiChat,
         (_, EndpointKind::Responses) => Format::OpenAiResponses,
-        ("anthropic", EndpointKind::Messages) => Format::Anthropic,
-        ("gemini", EndpointKind::Generate | EndpointKind::Embeddings) if !path.contains("/openai/") => Format::Gemini,
+        (UsageFormat::Anthropic, EndpointKind::Messages) => Format::Anthropic,
+        (UsageFormat::Gemini, EndpointKind::Generate | EndpointKind::Embeddings) if !path.contains("/openai/") => Format::Gemini,
         (_, EndpointKind::Embeddings) => Format::OpenAiEmbeddings,
         // Legacy `/v1/completions` reports usage in the chat shape.
-        ("openai", EndpointKind::Other) if path.trim_end_matches('/').ends_with("/completions") => Format::OpenAiChat,
+        (_, EndpointKind::Other) if openai && path.trim_end_matches('/').ends_with("/completions") => Format::OpenAiChat,
         _ => Format::Other,
     }
 }
@@ -136,10 +142,16 @@ mod tests {
             ("gemini", "/v1beta/openai/chat/completions", EndpointKind::Chat, Format::OpenAiChat),
             ("gemini", "/v1beta/openai/embeddings", EndpointKind::Embeddings, Format::OpenAiEmbeddings),
             ("gemini", "/v1beta/models/gemini-2.5-flash:countTokens", EndpointKind::Other, Format::Other),
+            ("groq", "/openai/v1/chat/completions", EndpointKind::Chat, Format::OpenAiChat),
+            ("openrouter", "/api/v1/chat/completions", EndpointKind::Chat, Format::OpenAiChat),
+            ("mistral", "/v1/embeddings", EndpointKind::Embeddings, Format::OpenAiEmbeddings),
+            ("fireworks", "/inference/v1/completions", EndpointKind::Other, Format::OpenAiChat),
+            ("elevenlabs", "/v1/text-to-speech/voice", EndpointKind::Other, Format::Other),
         ];
         for (provider, path, kind, format) in cases {
+            let usage = crate::upstream::table::BUILT_IN.iter().find(|r| r.name == provider).expect("a built-in provider").usage;
             assert_eq!(EndpointKind::of_path(path), kind, "{path}");
-            assert_eq!(format_of(provider, path), format, "{provider} {path}");
+            assert_eq!(format_of(usage, path), format, "{provider} {path}");
             assert_eq!(EndpointKind::from_name(kind.name()), Some(kind));
         }
     }

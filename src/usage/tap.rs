@@ -16,19 +16,24 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::web_sys;
-use worker::{console_error, Context, Env};
+use worker::{Context, Env};
 
 use super::ledger::Entry;
 use super::ledger_object::{self, token_object, RecordRequest};
 use super::meter::{Emit, Meter, Options, Outcome};
 use super::prices::{self, Price};
 use super::request::{format_of, EndpointKind, Format};
+use crate::proxy::request_log::RequestLog;
 use crate::runtime::now_unix;
+use crate::upstream::table::UsageFormat;
 
 /// What the proxy knows of a request when its answer arrives.
 pub struct Pending {
     pub token_id: String,
+    /// The provider's name in the provider table (built-in or operator-defined).
     pub provider: &'static str,
+    /// Where that provider's answers carry their usage.
+    pub usage: UsageFormat,
     pub upstream_path: String,
     /// The model the request named (Gemini path, or a body the proxy read anyway).
     pub request_model: Option<String>,
@@ -40,6 +45,8 @@ pub struct Pending {
     /// The inbound request's `signal`: workerd aborts it when the client disconnects
     /// (`enable_request_signal`), and does not cancel the answer's stream then.
     pub signal: JsValue,
+    /// The request's log (its id, the token's prefix, the provider), for the meter's failures.
+    pub log: RequestLog,
 }
 
 struct Tap {
@@ -86,7 +93,7 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
     }
     let content_type = response.headers().get("content-type").ok().flatten().unwrap_or_default().to_ascii_lowercase();
     let streamed = content_type.starts_with("text/event-stream");
-    let format = format_of(pending.provider, &pending.upstream_path);
+    let format = format_of(pending.usage, &pending.upstream_path);
     let kind = EndpointKind::of_path(&pending.upstream_path);
     let meter = Meter::new(Options {
         format,
@@ -202,7 +209,7 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
     let stream: web_sys::ReadableStream = match stream {
         Ok(s) => s.unchecked_into(),
         Err(_) => {
-            console_error!("usage: could not build the metered stream");
+            pending.log.error("usage_stream_not_built", "");
             return None;
         }
     };
@@ -242,11 +249,11 @@ fn record(pending: Pending, kind: EndpointKind, status: u16, outcome: Outcome, e
 }
 
 async fn send(pending: Pending, kind: EndpointKind, status: u16, outcome: Outcome, env: &Env) {
-    let overrides = price_overrides(env).await;
+    let overrides = price_overrides(env, &pending.log).await;
     let entry = Entry::new(pending.at, pending.provider, kind, status, &outcome, pending.request_model.as_deref(), |m| prices::lookup(m, &overrides));
     let request = RecordRequest { token_id: pending.token_id.clone(), entry };
     if let Err(e) = ledger_object::call(env, &token_object(&pending.token_id), "/record", &request).await {
-        console_error!("usage: recording failed: {e}");
+        pending.log.error("usage_recording_failed", &e.to_string());
     }
 }
 
@@ -265,13 +272,13 @@ pub fn forget_overrides() {
 
 /// The operator's overrides, read from KV at most every 30 s per isolate (off the client's path:
 /// only the ledger write waits for it).
-pub async fn price_overrides(env: &Env) -> Rc<HashMap<String, Price>> {
+pub async fn price_overrides(env: &Env, log: &RequestLog) -> Rc<HashMap<String, Price>> {
     let now = now_unix();
     if let Some(cached) = OVERRIDES.with(|o| o.borrow().as_ref().filter(|(at, _)| now - at < OVERRIDES_CACHE_SECONDS).map(|(_, p)| p.clone())) {
         return cached;
     }
     let loaded = load_overrides(env).await.unwrap_or_else(|e| {
-        console_error!("usage: price overrides unreadable: {e}");
+        log.error("usage_price_overrides_unreadable", &e);
         HashMap::new()
     });
     let loaded = Rc::new(loaded);

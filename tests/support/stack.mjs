@@ -9,7 +9,8 @@
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { startMockUpstream, REAL_KEYS } from "./mock-upstream.mjs";
+import { startMockUpstream, REAL_KEYS, COMPAT_BASES } from "./mock-upstream.mjs";
+import { attachMockWebSocket } from "./mock-websocket.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const ADMIN_SECRET = "test-admin-secret-0123456789abcdef";
@@ -21,10 +22,20 @@ export default function () {
   return { get: fail, getWithMetadata: fail, put: fail, list: fail, delete: fail };
 }`;
 
+// A rate limiter whose every call fails, as a Durable Object that cannot be reached does: bound as
+// LIMITER in place of the real class when a test asks for `limiterFailure`.
+const FAILING_LIMITER = `
+export class Limiter {
+  async fetch() { throw new Error("the limiter is unreachable (test)"); }
+}
+export default { fetch() { return new Response("failing limiter"); } };`;
+
 // `bindings` overrides the Worker's vars and secrets; a value of `undefined` removes that binding
-// (a secret never set with `wrangler secret put`).
-export async function startStack({ kvFailure = false, bindings = {}, upstreams } = {}) {
+// (a secret never set with `wrangler secret put`). `persist` is a directory where KV and the
+// Durable Objects keep their data, so a second stack started on it sees what the first stored.
+export async function startStack({ kvFailure = false, limiterFailure = false, persist, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
+  const websockets = attachMockWebSocket(mock.listeners);
   const logs = [];
   const workerBindings = {
     OPENAI_API_KEY: REAL_KEYS.openai,
@@ -38,6 +49,19 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     USAGE_FORWARD_SECONDS: "1",
     // A client that stopped reading is taken as gone after 2 s instead of 10.
     USAGE_CLIENT_IDLE_SECONDS: "2",
+    // Every other provider, and one operator-defined OpenAI-compatible upstream ("custom"), at the mock.
+    ...Object.fromEntries(["elevenlabs", ...Object.keys(COMPAT_BASES)].filter((p) => p !== "custom" && p !== "azure").flatMap((p) => [
+      [`${p.toUpperCase()}_API_KEY`, REAL_KEYS[p]],
+      [`${p.toUpperCase()}_UPSTREAM`, mock.urls[p]],
+    ])),
+    EXTRA_PROVIDERS: JSON.stringify([
+      { name: "custom", origin: mock.urls.custom, display_name: "Custom vLLM" },
+      { name: "azure", origin: mock.urls.azure, key_header: "api-key", base_path: "/openai/deployments/d1" },
+    ]),
+    CUSTOM_API_KEY: REAL_KEYS.custom,
+    AZURE_API_KEY: REAL_KEYS.azure,
+    // workerd refuses jurisdiction-bound namespaces; locally the relay runs unrestricted (see README).
+    REGION_RELAY_JURISDICTION: "none",
     ...bindings,
   };
   for (const [name, value] of Object.entries(workerBindings)) if (value === undefined) delete workerBindings[name];
@@ -53,11 +77,16 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     // disconnect reaches the Worker as it does on Cloudflare (request.signal aborts).
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     bindings: workerBindings,
-    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, LEDGER: { className: "Ledger", useSQLite: true } },
+    durableObjects: {
+      LIMITER: limiterFailure ? { className: "Limiter", scriptName: "failing-limiter" } : { className: "Limiter", useSQLite: true },
+      REGION_RELAY: { className: "RegionRelay", useSQLite: true },
+      LEDGER: { className: "Ledger", useSQLite: true },
+    },
     ...(kvFailure ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } } : { kvNamespaces: ["TOKENS"] }),
   };
   const workers = [main];
   if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
+  if (limiterFailure) workers.push({ name: "failing-limiter", modules: true, script: FAILING_LIMITER, durableObjects: { LIMITER: "Limiter" } });
 
   const mf = new Miniflare({
     workers,
@@ -66,6 +95,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     log: new Log(LogLevel.WARN),
     // Offline: a fixed request.cf instead of the one Miniflare would download.
     cf: { colo: "LOC", country: "XX", asn: 0 },
+    ...(persist ? { kvPersist: path.join(persist, "kv"), durableObjectsPersist: path.join(persist, "do") } : {}),
     handleRuntimeStdio(stdout, stderr) {
       stdout.on("data", (d) => logs.push(d.toString()));
       stderr.on("data", (d) => logs.push(d.toString()));
@@ -89,6 +119,8 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     directUrl,
     mf,
     mock,
+    /** The mock's WebSocket endpoints: recorded handshakes and closes (tests/support/mock-websocket.mjs). */
+    websockets,
     logs,
     adminSecret: workerBindings.ADMIN_SECRET,
     realKeys: REAL_KEYS,
@@ -101,6 +133,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     },
     async dispose() {
       await mf.dispose();
+      await websockets.close();
       await mock.close();
     },
   };
