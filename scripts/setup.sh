@@ -67,7 +67,11 @@ install_wasm_rust() {
 
 cargo_install() { # crate version binary
   local crate=$1 version=$2 bin=$3
-  if "$HOME/.cargo/bin/$bin" --version 2>/dev/null | grep -q " $version"; then return 0; fi
+  # `worker-build --version` prints a bare "0.8.7", `wasm-bindgen --version` "wasm-bindgen 0.2.130":
+  # compare the last word, so an installed tool of the right version never reaches the registry.
+  local have
+  have=$("$HOME/.cargo/bin/$bin" --version 2>/dev/null | awk 'NR == 1 { print $NF }')
+  if [ "$have" = "$version" ]; then return 0; fi
   log "cargo install $crate $version (several minutes, once)"
   # --locked first for a reproducible build; a lock file that names a crate version the registry
   # no longer serves (yanked) falls back to a fresh resolution.
