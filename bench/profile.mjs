@@ -16,6 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpuSeconds, percentile, seedToken, startMock, startWorkerd, startupMs, untilOk, wrk } from "./run.mjs";
+import { manifest, withTokens } from "../tests/support/workerd-config.mjs";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -25,9 +26,9 @@ const seconds = Number(argv[argv.indexOf("--seconds") + 1]) || 5;
 const connections = 16;
 
 const HELLO = `export default { fetch() { return new Response('{"status":"ok"}', { headers: { "content-type": "application/json" } }); } };`;
-const MEMORY_KV = `
-export default function ({ RECORDS }) {
-  const records = JSON.parse(RECORDS);
+// TOKENS as a JS object holding the one record (a function expression for withTokens).
+const memoryKv = (records) => `() => {
+  const records = ${JSON.stringify(records)};
   return {
     async get(key, options) {
       const value = records[key];
@@ -129,7 +130,7 @@ try {
   };
   const startups = [
     ["js_passthrough", () => startWorkerd("js_passthrough", { auth })],
-    ["js_passthrough + KV binding", () => startWorkerd("js_passthrough", { auth, worker: { kvNamespaces: ["TOKENS"] } })],
+    ["js_passthrough + KV binding", () => startWorkerd("js_passthrough", { auth, worker: (c) => ({ ...c, env: { ...c.env, TOKENS: { type: "kv", id: "TOKENS" } } }) })],
     ["api_proxy to /health", () => startWorkerd("api_proxy", { kvDir, auth }), health],
     ["api_proxy to proxied", () => startWorkerd("api_proxy", { kvDir, auth })],
   ];
@@ -138,19 +139,19 @@ try {
   console.log("startup ms (median of 3):");
   for (const [name, ts] of Object.entries(times)) console.log(`  ${name.padEnd(28)} ${percentile(ts, 50).toFixed(0)}`);
 
-  const memoryKv = (name, options = {}, dir = path.join(root, "build")) => startWorkerd(name, {
+  const memoryKvTarget = (name, options = {}, dir = path.join(root, "build")) => startWorkerd(name, {
     auth,
-    worker: { scriptPath: path.join(dir, "index.js"), modulesRoot: dir, kvNamespaces: [], wrappedBindings: { TOKENS: { scriptName: "memory-kv", bindings: { RECORDS: JSON.stringify({ [id]: record }) } } } },
-    options: { workers: [{ name: "memory-kv", modules: true, script: MEMORY_KV }], ...options },
+    worker: ({ env: { TOKENS, ...env }, ...c }) => ({ ...c, env, manifest: withTokens(manifest(path.join(dir, "index.js")), memoryKv({ [id]: record })) }),
+    options,
   });
   const api = await startWorkerd("api_proxy", { kvDir, auth });
   running.push(api);
   const record = await (await api.mf.getKVNamespace("TOKENS")).get(id);
   const variants = [
-    ["js_hello", () => startWorkerd("js_hello", { auth, worker: { scriptPath: path.join(tmp, "hello.mjs"), modulesRoot: tmp, bindings: {} } }), "/"],
+    ["js_hello", () => startWorkerd("js_hello", { auth, worker: (c) => ({ name: c.name, compatibilityDate: c.compatibilityDate, manifest: manifest(path.join(tmp, "hello.mjs"), { only: true }) }) }), "/"],
     ["api_health", () => startWorkerd("api_health", { auth }), "/health"],
     ["js_passthrough", () => startWorkerd("js_passthrough", { auth })],
-    ["api_memory_kv", () => memoryKv("api_memory_kv")],
+    ["api_memory_kv", () => memoryKvTarget("api_memory_kv")],
     ["api_proxy", async () => api],
   ];
   for (const [name, start, urlPath] of variants) {
@@ -162,7 +163,7 @@ try {
 
   // Profiled apart: an attached inspector costs CPU of its own.
   await profiled(await startWorkerd("js_passthrough", { auth, options: { inspectorPort: 9329 } }).then((t) => (running.push(t), t)), 9329);
-  await profiled(await memoryKv("api_memory_kv", { inspectorPort: 9330 }, named).then((t) => (running.push(t), t)), 9330);
+  await profiled(await memoryKvTarget("api_memory_kv", { inspectorPort: 9330 }, named).then((t) => (running.push(t), t)), 9330);
 } finally {
   for (const t of running.reverse()) await t.stop().catch(() => {});
 }

@@ -22,6 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Log, LogLevel, Miniflare } from "miniflare";
+import { collectLogs, compatibilityDate, manifest, textBindings, workerBindings } from "../tests/support/workerd-config.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TARGETS = ["direct", "nginx", "js_passthrough", "api_proxy"];
@@ -158,10 +159,6 @@ export async function untilOk(target, deadlineMs = 30_000) {
 
 // ---------- targets ----------
 
-function compatibilityDate() {
-  return fs.readFileSync(path.join(root, "wrangler.toml"), "utf8").match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
-}
-
 export function startMock() {
   const child = spawn(process.execPath, [path.join(root, "bench/mock-upstream.mjs")], {
     env: { ...process.env, BENCH_REAL_KEY: REAL_KEY },
@@ -204,46 +201,44 @@ async function startNginx(upstream, dir) {
   return target;
 }
 
-// `worker` overrides the Worker's own options; `options` adds Miniflare options, e.g. more workers
-// for bench/profile.mjs.
-export async function startWorkerd(name, { kvDir, auth, upstream = startWorkerd.upstream, worker = {}, options = {} } = {}) {
+// `worker` maps the Worker's Miniflare config to the one to run (bench/profile.mjs swaps the
+// script or the TOKENS binding); `options` adds Miniflare options, e.g. an inspector port.
+export async function startWorkerd(name, { kvDir, auth, upstream = startWorkerd.upstream, worker = (c) => c, options = {} } = {}) {
   const before = new Set(childPids(process.pid, "workerd"));
   const logs = [];
-  const main = {
+  const own = workerBindings(name);
+  const config = worker({
     name,
-    modules: true,
     compatibilityDate: compatibilityDate(),
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    // Otherwise Miniflare routes every outbound fetch through one more JS Worker of its own, a hop
-    // that Cloudflare does not have.
-    stripCfConnectingIp: false,
     ...(name === "js_passthrough"
       ? {
-        scriptPath: path.join(root, "bench/js-passthrough.mjs"),
-        bindings: { OPENAI_API_KEY: REAL_KEY, OPENAI_UPSTREAM: upstream.url },
+        manifest: manifest(path.join(root, "bench/js-passthrough.mjs"), { only: true }),
+        env: textBindings({ OPENAI_API_KEY: REAL_KEY, OPENAI_UPSTREAM: upstream.url }),
       }
       : {
-        scriptPath: path.join(root, "build/index.js"),
-        modulesRoot: path.join(root, "build"),
-        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-        bindings: { OPENAI_API_KEY: REAL_KEY, ADMIN_SECRET, OPENAI_UPSTREAM: upstream.url },
-        kvNamespaces: ["TOKENS"],
-        durableObjects: { LIMITER: { className: "Limiter", useSQLite: true } },
+        manifest: manifest(path.join(root, "build/index.js")),
+        env: { ...own.env, ...textBindings({ OPENAI_API_KEY: REAL_KEY, ADMIN_SECRET, OPENAI_UPSTREAM: upstream.url }) },
+        exports: own.exports,
       }),
-    ...worker,
-  };
+  });
   const mf = new Miniflare({
     ...options,
-    workers: [main, ...(options.workers ?? [])],
-    ...(kvDir ? { kvPersist: kvDir } : {}),
+    workers: [{
+      config,
+      dev: {
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+        // Otherwise Miniflare routes every outbound fetch through one more JS Worker of its own, a
+        // hop that Cloudflare does not have.
+        stripCfConnectingIp: false,
+      },
+    }],
+    // Local KV (and the Durable Object's SQLite) kept in kvDir, so a seeded token survives restarts.
+    ...(kvDir ? { resourcePersistencePath: kvDir } : {}),
     host: "127.0.0.1",
     port: 0,
     log: new Log(LogLevel.WARN),
     cf: { colo: "LOC", country: "XX", asn: 0 },
-    handleRuntimeStdio(stdout, stderr) {
-      stdout.on("data", (d) => logs.push(d.toString()));
-      stderr.on("data", (d) => logs.push(d.toString()));
-    },
+    handleStructuredLogs: collectLogs(logs),
   });
   try {
     await mf.ready;

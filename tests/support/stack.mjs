@@ -10,13 +10,12 @@ import { Miniflare, Log, LogLevel } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { startMockUpstream, REAL_KEYS } from "./mock-upstream.mjs";
+import { collectLogs, compatibilityDate, manifest, root, textBindings, withTokens, workerBindings } from "./workerd-config.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const ADMIN_SECRET = "test-admin-secret-0123456789abcdef";
 
 // A KV binding whose every call fails, as KV does when it is unreachable.
-const FAILING_KV = `
-export default function () {
+const FAILING_KV = `() => {
   const fail = async () => { throw new Error("KV is unreachable (test)"); };
   return { get: fail, getWithMetadata: fail, put: fail, list: fail, delete: fail };
 }`;
@@ -26,7 +25,7 @@ export default function () {
 export async function startStack({ kvFailure = false, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
   const logs = [];
-  const workerBindings = {
+  const workerBindingValues = {
     OPENAI_API_KEY: REAL_KEYS.openai,
     ANTHROPIC_API_KEY: REAL_KEYS.anthropic,
     GEMINI_API_KEY: REAL_KEYS.gemini,
@@ -36,39 +35,32 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     GEMINI_UPSTREAM: upstreams?.gemini ?? mock.urls.gemini,
     ...bindings,
   };
-  for (const [name, value] of Object.entries(workerBindings)) if (value === undefined) delete workerBindings[name];
-  const main = {
-    name: "api-proxy",
-    modules: true,
-    scriptPath: path.join(root, "build/index.js"),
-    modulesRoot: path.join(root, "build"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-    compatibilityDate: "2026-04-20",
-    bindings: workerBindings,
-    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true } },
-    ...(kvFailure ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } } : { kvNamespaces: ["TOKENS"] }),
-  };
-  const workers = [main];
-  if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
-
+  for (const [name, value] of Object.entries(workerBindingValues)) if (value === undefined) delete workerBindingValues[name];
+  const own = workerBindings("api-proxy");
+  const built = manifest(path.join(root, "build/index.js"));
   const mf = new Miniflare({
-    workers,
+    workers: [{
+      config: {
+        name: "api-proxy",
+        compatibilityDate: compatibilityDate(),
+        manifest: kvFailure ? withTokens(built, FAILING_KV) : built,
+        env: { ...own.env, ...textBindings(workerBindingValues) },
+        exports: own.exports,
+      },
+    }],
     host: "127.0.0.1",
     port: 0,
     log: new Log(LogLevel.WARN),
     // Offline: a fixed request.cf instead of the one Miniflare would download.
     cf: { colo: "LOC", country: "XX", asn: 0 },
-    handleRuntimeStdio(stdout, stderr) {
-      stdout.on("data", (d) => logs.push(d.toString()));
-      stderr.on("data", (d) => logs.push(d.toString()));
-    },
+    handleStructuredLogs: collectLogs(logs),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
 
   async function admin(method, pathname, body) {
     const res = await fetch(url + pathname, {
       method,
-      headers: { authorization: `Bearer ${workerBindings.ADMIN_SECRET}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${workerBindingValues.ADMIN_SECRET}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -80,7 +72,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     mf,
     mock,
     logs,
-    adminSecret: workerBindings.ADMIN_SECRET,
+    adminSecret: workerBindingValues.ADMIN_SECRET,
     realKeys: REAL_KEYS,
     admin,
     /** Creates a token through the admin API; returns the API's JSON (id, token, record). */
