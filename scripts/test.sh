@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test tier. Installs what it needs first (idempotent).
-#   1. Rust unit tests of the pure modules, on the host (cargo test)
+#   1. Rust unit tests of the pure modules, on the host (cargo test); no import cycles, no pure
+#      module importing glue (scripts/check-layout.py)
 #   2. the built Worker in workerd against a mock upstream; Node SDKs; the browser (vitest)
 #   3. the Python SDKs against the same stack, and schedule.sh (pytest)
 set -euo pipefail
@@ -13,8 +14,9 @@ source scripts/toolchain-env.sh
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "tier 1: Rust unit tests (host)"
+step "tier 1: Rust unit tests (host) and the layout rules"
 cargo test --quiet
+python3 scripts/check-layout.py
 
 step "build the release Worker"
 bash scripts/build-worker.sh >/dev/null

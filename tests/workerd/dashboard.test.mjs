@@ -59,7 +59,7 @@ async function signIn({ client = MAIN_CLIENT, s = stack } = {}) {
 const isSignInPage = (html) => html.includes('action="/admin/login"') && html.includes('name="password"') && !html.includes("New token");
 const isDashboard = (html) => html.includes("New token") && html.includes("Sign out") && !html.includes('action="/admin/login"');
 
-// The cookie format of src/session.rs, reimplemented: key = HMAC(ADMIN_SECRET, "api-proxy/session-key/v1");
+// The cookie format of src/admin/session.rs, reimplemented: key = HMAC(ADMIN_SECRET, "api-proxy/session-key/v1");
 // cookie = "<expires>.<nonce hex>.<hex HMAC(key, "session:<expires>.<nonce hex>")>";
 // CSRF = hex HMAC(key, "csrf:<nonce hex>").
 const hmac = (key, text) => createHmac("sha256", key).update(text).digest();

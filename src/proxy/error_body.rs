@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::provider::Provider;
+use crate::proxy::provider::Provider;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -93,7 +93,7 @@ pub fn error_body(shape: Option<Provider>, kind: ErrorKind, message: &str) -> St
 /// Which error shape a caller understands: Gemini's OpenAI-compatible surface speaks OpenAI's.
 pub fn error_shape(provider: Option<Provider>, upstream_path: &str) -> Option<Provider> {
     match provider {
-        Some(Provider::Gemini) if crate::provider::is_gemini_openai_compat(upstream_path) => Some(Provider::OpenAi),
+        Some(Provider::Gemini) if crate::proxy::provider::is_gemini_openai_compat(upstream_path) => Some(Provider::OpenAi),
         other => other,
     }
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use worker::kv::{KvError, KvStore};
 use worker::Env;
 
-use crate::token::{is_token_id, TokenRecord};
+use crate::tokens::token::{is_token_id, TokenRecord};
 
 const BINDING: &str = "TOKENS";
 const METADATA_LIMIT: usize = 1024;

@@ -1,6 +1,6 @@
 //! Per-token restrictions (expiry, rate limit, client IPs, browser origins, models, paths) and the
 //! decisions they make about one request. Every field is optional; a token without any behaves as
-//! before. Admin input is validated in `policy_admin`; what is stored is read defensively anyway,
+//! before. Admin input is validated in `policy::admin`; what is stored is read defensively anyway,
 //! and anything unreadable refuses rather than allows.
 //!
 //! The policy sits at the top level of the token record and of the admin API's token objects:
@@ -16,9 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error_body::ErrorKind;
-use crate::fixed_window::Decision;
-use crate::provider::Provider;
+use crate::proxy::error_body::ErrorKind;
+use crate::policy::fixed_window::Decision;
+use crate::proxy::provider::Provider;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
@@ -252,7 +252,7 @@ impl Policy {
     /// Expired from the stated instant on.
     pub fn check_expiry(&self, now_unix: i64) -> Result<(), PolicyRefusal> {
         let Some(at) = &self.expires_at else { return Ok(()) };
-        match crate::timestamp::parse_rfc3339(at) {
+        match crate::common::timestamp::parse_rfc3339(at) {
             None => Err(PolicyRefusal::ExpiryUnreadable),
             Some(t) if now_unix >= t => Err(PolicyRefusal::Expired { at: at.clone() }),
             Some(_) => Ok(()),
@@ -261,8 +261,8 @@ impl Policy {
 
     pub fn check_ip(&self, client_ip: Option<&str>) -> Result<(), PolicyRefusal> {
         let Some(ranges) = &self.allowed_ips else { return Ok(()) };
-        match client_ip.and_then(crate::cidr::parse_client_ip) {
-            Some(ip) if crate::cidr::any_contains(ranges, ip) => Ok(()),
+        match client_ip.and_then(crate::policy::cidr::parse_client_ip) {
+            Some(ip) if crate::policy::cidr::any_contains(ranges, ip) => Ok(()),
             Some(ip) => Err(PolicyRefusal::IpNotAllowed { ip: Some(ip.to_string()) }),
             None => Err(PolicyRefusal::IpNotAllowed { ip: None }),
         }
@@ -311,7 +311,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixed_window::Window;
+    use crate::policy::fixed_window::Window;
     use serde_json::json;
 
     fn list(items: &[&str]) -> Option<Vec<String>> {
@@ -366,7 +366,7 @@ mod tests {
     #[test]
     fn expiry_refuses_from_the_stated_instant() {
         let p = Policy { expires_at: Some("2026-01-01T00:00:00Z".into()), ..Policy::default() };
-        let at = crate::timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let at = crate::common::timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
         assert_eq!(p.check_expiry(at - 1), Ok(()));
         let e = p.check_expiry(at).unwrap_err();
         assert_eq!(e, PolicyRefusal::Expired { at: "2026-01-01T00:00:00Z".into() });
@@ -527,7 +527,7 @@ mod tests {
     #[test]
     fn rate_limited_and_too_large_refusals() {
         let limit = RateLimit { requests: 60, per_seconds: 60 };
-        let (decision, _) = crate::fixed_window::hit(Window { start: 1_795_302_180, count: 60 }, 60, 60, 1_795_302_228, 1);
+        let (decision, _) = crate::policy::fixed_window::hit(Window { start: 1_795_302_180, count: 60 }, 60, 60, 1_795_302_228, 1);
         let e = PolicyRefusal::rate_limited(&limit, &decision);
         assert_eq!(e.kind(), ErrorKind::RateLimited);
         assert_eq!(e.message(), "This api-proxy token is limited to 60 requests per minute; try again in 12 s.");
@@ -552,7 +552,7 @@ mod tests {
         let mut w = Window::default();
         let mut answers = Vec::new();
         for now in [1_795_302_210, 1_795_302_211, 1_795_302_212] {
-            let (d, next) = crate::fixed_window::hit(w, 2, 60, now, 1);
+            let (d, next) = crate::policy::fixed_window::hit(w, 2, 60, now, 1);
             answers.push(rate_limit_headers(&d));
             w = next;
         }

@@ -1,5 +1,5 @@
 //! Validation of the policy fields in the admin API's create and PATCH bodies, in the manner of
-//! `token_admin`: each refusal names its field, and a body is parsed whole into a [`PolicyPatch`]
+//! `tokens::admin`: each refusal names its field, and a body is parsed whole into a [`PolicyPatch`]
 //! before anything is applied.
 //!
 //! For the glue: add [`POLICY_FIELDS`] to the names `reject_unknown_fields` accepts, call
@@ -8,10 +8,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::cidr::Cidr;
-use crate::policy::{is_ambiguous_path, Policy, RateLimit};
-use crate::timestamp::{format_rfc3339, parse_rfc3339};
-use crate::token_admin::FieldError;
+use crate::policy::cidr::Cidr;
+use crate::policy::rules::{is_ambiguous_path, Policy, RateLimit};
+use crate::common::timestamp::{format_rfc3339, parse_rfc3339};
+use crate::common::field_error::FieldError;
 
 pub const POLICY_FIELDS: [&str; 6] =
     ["expires_at", "rate_limit", "allowed_ips", "allowed_origins", "allowed_models", "allowed_paths"];

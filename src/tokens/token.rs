@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::policy::Policy;
-use crate::provider::Provider;
+use crate::policy::rules::Policy;
+use crate::proxy::provider::Provider;
 
 pub const PREFIX: &str = "apx_";
 const RANDOM_LEN: usize = 33;

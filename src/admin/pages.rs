@@ -4,14 +4,14 @@
 use askama::Template;
 use serde_json::{json, Map, Value};
 
-use crate::policy::Policy;
-use crate::provider::Provider;
-use crate::token::{Status, TokenRecord};
-use crate::urlencoded;
+use crate::policy::rules::Policy;
+use crate::proxy::provider::Provider;
+use crate::tokens::token::{Status, TokenRecord};
+use crate::common::urlencoded;
 
-pub const STYLESHEET: &str = include_str!("../templates/admin.css");
-pub const SCRIPT: &str = include_str!("../templates/admin.js");
-pub const ICON: &str = include_str!("../templates/icon.svg");
+pub const STYLESHEET: &str = include_str!("../../templates/admin.css");
+pub const SCRIPT: &str = include_str!("../../templates/admin.js");
+pub const ICON: &str = include_str!("../../templates/icon.svg");
 
 /// What the base layout needs: the CSRF token of a signed-in session (which also shows "Sign out").
 #[derive(Default)]
@@ -420,7 +420,7 @@ mod tests {
                 "allowed_ips": null, "allowed_origins": null, "allowed_paths": null,
             })
         );
-        let refused = crate::token_admin::parse_new_token(&form_to_json(&posted(&[
+        let refused = crate::tokens::admin::parse_new_token(&form_to_json(&posted(&[
             ("label", "x"),
             ("providers", "openai"),
             ("rate_requests", "lots"),

@@ -9,18 +9,18 @@ use serde_json::json;
 use worker::web_sys::{self, Headers, ResponseInit};
 use worker::{console_error, Env};
 
-use crate::admin_pages::{
+use crate::admin::pages::{
     client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage, TokenForm,
     TokenRow, ICON, SCRIPT, STYLESHEET,
 };
-use crate::session::{self, Session, SessionKey};
-use crate::token::{is_token_id, Status, TokenRecord};
-use crate::token_admin::{parse_patch, secrets_match, TokenPatch};
-use crate::urlencoded;
-use crate::worker_admin_api::{create_token, CreateError};
-use crate::worker_entry::{body_text, now_unix};
-use crate::worker_limiter;
-use crate::worker_token_store::{StoreError, TokenStore};
+use crate::admin::session::{self, Session, SessionKey};
+use crate::tokens::token::{is_token_id, Status, TokenRecord};
+use crate::tokens::admin::{parse_patch, secrets_match, TokenPatch};
+use crate::common::urlencoded;
+use crate::admin::api::{create_token, CreateError};
+use crate::runtime::{body_text, now_unix};
+use crate::policy::limiter;
+use crate::tokens::store::{StoreError, TokenStore};
 
 /// Failed sign-ins allowed per client and minute before 429.
 const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 5;
@@ -204,7 +204,7 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
         )
     };
     // Look before checking the password, so a throttled client learns nothing from trying.
-    match worker_limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 0).await {
+    match limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 0).await {
         Ok(d) if !d.allowed => return throttled(d.reset_secs),
         Ok(_) => {}
         Err(e) => console_error!("sign-in limiter unavailable: {e}"),
@@ -215,7 +215,7 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
         let cookie = session::set_cookie(&admin.key.issue(now_unix(), &random_nonce()));
         return redirect("/admin", &[("set-cookie", &cookie)]);
     }
-    if let Ok(d) = worker_limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 1).await {
+    if let Ok(d) = limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 1).await {
         if !d.allowed {
             return throttled(d.reset_secs);
         }

@@ -6,12 +6,13 @@ use serde_json::{json, Value};
 use worker::web_sys;
 use worker::{console_error, Env};
 
-use crate::token::{self, is_token_id, TokenRecord};
-use crate::provider::bearer;
-use crate::worker_entry::{body_text, now_unix};
-use crate::token_admin::{parse_new_token, parse_patch, secrets_match, FieldError};
-use crate::worker_proxy::json_response;
-use crate::worker_token_store::{StoreError, TokenStore};
+use crate::tokens::token::{self, is_token_id, TokenRecord};
+use crate::proxy::provider::bearer;
+use crate::runtime::{body_text, now_unix};
+use crate::common::field_error::FieldError;
+use crate::tokens::admin::{parse_new_token, parse_patch, secrets_match};
+use crate::runtime::json_response;
+use crate::tokens::store::{StoreError, TokenStore};
 
 #[derive(Serialize)]
 struct TokenView<'a> {

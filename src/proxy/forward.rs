@@ -11,14 +11,15 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, Context, Env};
 use worker::web_sys::{self, Headers, RequestInit, RequestRedirect, ResponseInit};
 
-use crate::credentials::{connection_listed, drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
-use crate::error_body::{error_body, error_shape, ErrorKind};
-use crate::policy::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
-use crate::provider::{detect, Detected, Detection, Inbound, Provider};
-use crate::token::{self, Refusal, TokenRecord};
-use crate::worker_entry::now_unix;
-use crate::worker_token_store::TokenStore;
-use crate::{cors, timestamp, worker_limiter};
+use crate::proxy::credentials::{connection_listed, drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
+use crate::proxy::error_body::{error_body, error_shape, ErrorKind};
+use crate::policy::rules::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
+use crate::proxy::provider::{detect, Detected, Detection, Inbound, Provider};
+use crate::tokens::token::{self, Refusal, TokenRecord};
+use crate::runtime::{json_response, now_unix};
+use crate::tokens::store::TokenStore;
+use crate::common::timestamp;
+use crate::policy::{cors, limiter};
 
 type ExtraHeaders = Vec<(&'static str, String)>;
 
@@ -49,15 +50,6 @@ impl ProxyError {
         set_headers(&response.headers(), &self.headers);
         response
     }
-}
-
-pub fn json_response(status: u16, body: &str) -> web_sys::Response {
-    let headers = Headers::new().expect("Headers");
-    let _ = headers.set("content-type", "application/json");
-    let init = ResponseInit::new();
-    init.set_status(status);
-    init.set_headers(&headers);
-    web_sys::Response::new_with_opt_str_and_init(Some(body), &init).expect("Response")
 }
 
 fn header(headers: &Headers, name: &str) -> Option<String> {
@@ -283,7 +275,7 @@ async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provi
     };
     // The window length is part of the key, so changing it starts a fresh count.
     let key = format!("token:{id}:{}", limit.per_seconds);
-    let decision = worker_limiter::hit(env, &key, limit.requests, limit.per_seconds.into(), 1)
+    let decision = limiter::hit(env, &key, limit.requests, limit.per_seconds.into(), 1)
         .await
         .map_err(|e| {
             console_error!("rate limiter unavailable: {e}");

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State};
 
-use crate::fixed_window::{self, Decision, Window};
+use crate::policy::fixed_window::{self, Decision, Window};
 
 pub const BINDING: &str = "LIMITER";
 
@@ -31,7 +31,7 @@ impl DurableObject for Limiter {
         let hit: HitRequest = req.json().await?;
         let storage = self.state.storage();
         let stored: Window = storage.get("window").await?.unwrap_or_default();
-        let now = crate::worker_entry::now_unix() as u64;
+        let now = crate::runtime::now_unix() as u64;
         let (decision, window) = fixed_window::hit(stored, hit.limit, hit.window_secs, now, hit.cost);
         if window != stored {
             storage.put("window", window).await?;

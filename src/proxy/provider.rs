@@ -135,7 +135,7 @@ pub fn key_param(query: &str) -> Option<String> {
     query
         .split('&')
         .find_map(|pair| pair.strip_prefix("key="))
-        .map(crate::urlencoded::decode)
+        .map(crate::common::urlencoded::decode)
         .filter(|k| !k.is_empty())
 }
 

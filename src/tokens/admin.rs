@@ -4,32 +4,12 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::policy_admin::{parse_policy_fields, PolicyPatch, POLICY_FIELDS};
-use crate::provider::Provider;
-use crate::token::{self, Status, TokenRecord};
+use crate::common::field_error::FieldError;
+use crate::policy::admin::{parse_policy_fields, PolicyPatch, POLICY_FIELDS};
+use crate::proxy::provider::Provider;
+use crate::tokens::token::{self, Status, TokenRecord};
 
 pub const MAX_LABEL_LEN: usize = 100;
-
-#[derive(Debug, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl FieldError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
-        FieldError {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for FieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
 
 #[derive(Debug, PartialEq)]
 pub struct NewToken {
@@ -155,7 +135,7 @@ impl NewToken {
             label: self.label,
             providers: self.providers,
             status: Status::Active,
-            created_at: crate::timestamp::format_rfc3339(now_unix),
+            created_at: crate::common::timestamp::format_rfc3339(now_unix),
             last4: token::last4(token),
             policy,
         }

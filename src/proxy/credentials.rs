@@ -1,7 +1,7 @@
 //! Which inbound headers never reach an upstream, which upstream headers never reach the client,
 //! and where the one real key goes.
 
-use crate::provider::{is_gemini_openai_compat, Provider, WS_KEY_PROTOCOL_PREFIX};
+use crate::proxy::provider::{is_gemini_openai_compat, Provider, WS_KEY_PROTOCOL_PREFIX};
 
 /// Every slot a client may put a credential in. All are removed on every request, whichever one
 /// held the token, so a second credential can never ride along to the provider.
