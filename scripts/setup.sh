@@ -90,14 +90,20 @@ install_node_packages() {
   fi
 }
 
+python_venv() { # dir requirements what
+  local dir=$1 requirements=$2
+  if [ ! -x "$dir/bin/python" ] || [ "$requirements" -nt "$dir/.installed" ]; then
+    log "python venv $dir: $3"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q -r "$requirements"
+    touch "$dir/.installed"
+  fi
+}
+
 install_test_tools() {
   apt_install chromium python3-venv shellcheck
-  if [ ! -x .venv/bin/python ] || [ tests/requirements.txt -nt .venv/.installed ]; then
-    log "python venv with the SDKs for the SDK tier"
-    python3 -m venv .venv
-    .venv/bin/pip install -q -r tests/requirements.txt
-    touch .venv/.installed
-  fi
+  python_venv .venv tests/requirements.txt "the SDKs and frameworks for the client tiers"
+  python_venv .venv-compat tests/requirements-compat.txt "LlamaIndex and instructor (they need an older openai)"
 }
 
 # The benchmark's nginx target and load generator. On a machine with systemd, installing nginx
