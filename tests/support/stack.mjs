@@ -22,9 +22,18 @@ export default function () {
   return { get: fail, getWithMetadata: fail, put: fail, list: fail, delete: fail };
 }`;
 
+// A rate limiter whose every call fails, as a Durable Object that cannot be reached does: bound as
+// LIMITER in place of the real class when a test asks for `limiterFailure`.
+const FAILING_LIMITER = `
+export class Limiter {
+  async fetch() { throw new Error("the limiter is unreachable (test)"); }
+}
+export default { fetch() { return new Response("failing limiter"); } };`;
+
 // `bindings` overrides the Worker's vars and secrets; a value of `undefined` removes that binding
-// (a secret never set with `wrangler secret put`).
-export async function startStack({ kvFailure = false, bindings = {}, upstreams } = {}) {
+// (a secret never set with `wrangler secret put`). `persist` is a directory where KV and the
+// Durable Objects keep their data, so a second stack started on it sees what the first stored.
+export async function startStack({ kvFailure = false, limiterFailure = false, persist, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
   const websockets = attachMockWebSocket(mock.listeners);
   const logs = [];
@@ -60,11 +69,15 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     bindings: workerBindings,
-    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, REGION_RELAY: { className: "RegionRelay", useSQLite: true } },
+    durableObjects: {
+      LIMITER: limiterFailure ? { className: "Limiter", scriptName: "failing-limiter" } : { className: "Limiter", useSQLite: true },
+      REGION_RELAY: { className: "RegionRelay", useSQLite: true },
+    },
     ...(kvFailure ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } } : { kvNamespaces: ["TOKENS"] }),
   };
   const workers = [main];
   if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
+  if (limiterFailure) workers.push({ name: "failing-limiter", modules: true, script: FAILING_LIMITER, durableObjects: { LIMITER: "Limiter" } });
 
   const mf = new Miniflare({
     workers,
@@ -73,6 +86,7 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     log: new Log(LogLevel.WARN),
     // Offline: a fixed request.cf instead of the one Miniflare would download.
     cf: { colo: "LOC", country: "XX", asn: 0 },
+    ...(persist ? { kvPersist: path.join(persist, "kv"), durableObjectsPersist: path.join(persist, "do") } : {}),
     handleRuntimeStdio(stdout, stderr) {
       stdout.on("data", (d) => logs.push(d.toString()));
       stderr.on("data", (d) => logs.push(d.toString()));
