@@ -106,20 +106,16 @@ describe("Codex CLI (codex exec)", () => {
     });
     const env = agentEnv(home, sentinel, { CODEX_HOME: `${home}/.codex`, CODEX_API_KEY: token });
     const result = await run(bin("codex"), ["exec", "--skip-git-repo-check", "--ephemeral", PROMPT], { env, cwd: home });
-    expectRan(result, "Hello from mock OpenAI Responses.");
-
-    const seen = upstreamRequests("openai", "authorization", token);
-    const posts = seen.filter((r) => r.method === "POST" && r.path === "/v1/responses");
-    expect(posts.length).toBeGreaterThan(0);
-    const body = JSON.parse(posts.at(-1).body.text);
-    expect(body.stream).toBe(true);
-    expect(JSON.stringify(body.input)).toContain(PROMPT);
-    // Observed with codex 0.171.0: it first tries a WebSocket to /v1/responses (a GET with
-    // Upgrade: websocket, retried 5 times with backoff), and only when that fails falls back to
-    // HTTP POST with SSE. Until the proxy carries WebSockets, those attempts reach the mock as plain
-    // GETs (with the real key, never the token, checked above) and are refused there.
-    const other = seen.filter((r) => !(r.method === "POST" && r.path === "/v1/responses"));
-    expect(other.every((r) => r.method === "GET" && r.path === "/v1/responses")).toBe(true);
+    // Codex opens the Responses API over a WebSocket first; through the proxy that now works, so
+    // it answers from the WebSocket and never falls back to HTTP.
+    expectRan(result, "Hello over WebSocket");
+    expect(upstreamRequests("openai", "authorization", token).filter((r) => r.method === "POST")).toEqual([]);
+    const handshakes = stack.websockets.handshakes.filter((h) => h.path === "/v1/responses");
+    expect(handshakes.length).toBe(1);
+    expect(handshakes[0].headers.authorization).toBe(`Bearer ${stack.realKeys.openai}`);
+    expect(JSON.stringify(handshakes[0])).not.toContain(token);
+    const sent = handshakes[0].session.received.map((m) => JSON.parse(m)).filter((e) => e.type === "response.create");
+    expect(JSON.stringify(sent.at(-1).input)).toContain(PROMPT);
     expect(sentinel.attempts).toEqual([]);
   });
 });
