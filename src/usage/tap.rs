@@ -42,8 +42,10 @@ pub struct Pending {
     /// The proxy added `stream_options.include_usage`: the usage-only chunk is not the client's.
     pub rewrote_include_usage: bool,
     pub at: i64,
-    /// The inbound request's `signal`: workerd aborts it when the client disconnects
-    /// (`enable_request_signal`), and does not cancel the answer's stream then.
+    /// The inbound request's `signal`. It aborts on a client disconnect only under the
+    /// `enable_request_signal` flag, which this Worker does not set: with it, a chunked upload the
+    /// client cut off reached the upstream as a complete body (README, Security). The idle
+    /// watchdog below is what notices a client that left.
     pub signal: JsValue,
     /// The request's log (its id, the token's prefix, the provider), for the meter's failures.
     pub log: RequestLog,

@@ -72,10 +72,6 @@ export async function startStack({ kvFailure = false, limiterFailure = false, pe
     modulesRoot: path.join(root, "build"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
-    compatibilityFlags: ["enable_request_signal"],
-    // A socket of the Worker's own, without Miniflare's entry worker in front: through it a client
-    // disconnect reaches the Worker as it does on Cloudflare (request.signal aborts).
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     bindings: workerBindings,
     durableObjects: {
       LIMITER: limiterFailure ? { className: "Limiter", scriptName: "failing-limiter" } : { className: "Limiter", useSQLite: true },
@@ -102,7 +98,6 @@ export async function startStack({ kvFailure = false, limiterFailure = false, pe
     },
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  const directUrl = (await mf.unsafeGetDirectURL("api-proxy")).toString().replace(/\/$/, "");
 
   async function admin(method, pathname, body) {
     const res = await fetch(url + pathname, {
@@ -116,7 +111,6 @@ export async function startStack({ kvFailure = false, limiterFailure = false, pe
 
   return {
     url,
-    directUrl,
     mf,
     mock,
     /** The mock's WebSocket endpoints: recorded handshakes and closes (tests/support/mock-websocket.mjs). */
