@@ -2,28 +2,31 @@
 //! edit, enable/disable and delete, all as plain form posts.
 //!
 //! Every state-changing post must come from our own origin and carry the CSRF token bound to the
-//! session; anything else is refused before it can change a thing.
+//! session; anything else is refused before it can change a thing. Every change of a token goes
+//! through `AdminState` (`admin::state`), as the API's do; so do sign-ins, sign-outs and the check
+//! that a session has not been signed out.
 
 use askama::Template;
 use serde_json::json;
 use worker::web_sys::{self, Headers, ResponseInit};
 use worker::{console_error, Env};
 
+use crate::admin::api::{attempts_key, client_address, create_token, unexpected, CreateError, SECRET_ATTEMPTS_PER_MINUTE};
+use crate::admin::audit::{self, Action, Actor, Entry, Via};
 use crate::admin::pages::{
-    client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage, MessagePage, TokenForm,
-    TokenRow, ICON, SCRIPT, STYLESHEET,
+    client_snippets, form_to_json, AuditPage, AuditRow, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage,
+    MessagePage, TokenForm, TokenRow, ICON, SCRIPT, STYLESHEET,
 };
 use crate::admin::session::{self, Session, SessionKey};
-use crate::tokens::token::{is_token_id, Status, TokenRecord};
-use crate::tokens::admin::{parse_patch, secrets_match, TokenPatch};
+use crate::admin::state;
+use crate::admin::token_writes::{Outcome, TokenWrite};
+use crate::common::timestamp::format_rfc3339;
 use crate::common::urlencoded;
-use crate::admin::api::{create_token, CreateError};
-use crate::runtime::{body_text, now_unix};
 use crate::policy::limiter;
+use crate::runtime::{body_text, now_unix};
+use crate::tokens::admin::{parse_patch, secrets_match};
 use crate::tokens::store::{StoreError, TokenStore};
-
-/// Failed sign-ins allowed per client and minute before 429.
-const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 5;
+use crate::tokens::token::{is_token_id, Status, TokenRecord};
 
 /// Headers every admin response carries, the JSON API's included.
 pub fn secure(response: web_sys::Response) -> web_sys::Response {
@@ -97,11 +100,6 @@ fn header(req: &web_sys::Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-fn client_key(req: &web_sys::Request) -> String {
-    let ip = header(req, "cf-connecting-ip").unwrap_or_else(|| "unknown".into());
-    format!("sign-in:{ip}")
-}
-
 fn random_nonce() -> [u8; 16] {
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).expect("the platform CSPRNG");
@@ -112,13 +110,17 @@ struct Admin {
     key: SessionKey,
     secret: String,
     origin: String,
+    actor: Actor,
 }
 
 impl Admin {
-    fn session(&self, req: &web_sys::Request) -> Option<Session> {
-        let cookies = header(req, "cookie")?;
-        let value = session::cookie_value(&cookies, session::COOKIE_NAME)?;
-        self.key.verify(value, now_unix())
+    /// The session the cookie stands for, if it verifies and AdminState still honours it.
+    async fn session(&self, req: &web_sys::Request, env: &Env) -> Result<Option<Session>, StoreError> {
+        let Some(cookies) = header(req, "cookie") else { return Ok(None) };
+        let Some(session) = session::cookie_value(&cookies, session::COOKIE_NAME).and_then(|v| self.key.verify(v, now_unix())) else {
+            return Ok(None);
+        };
+        Ok(state::session_honoured(env, &session).await?.then_some(session))
     }
 
     fn same_origin(&self, req: &web_sys::Request) -> bool {
@@ -142,6 +144,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         key: SessionKey::derive(&secret),
         secret,
         origin: url.origin(),
+        actor: Actor { via: Via::Dashboard, client: client_address(&req) },
     };
     let method = req.method();
     if method == "POST" && !admin.same_origin(&req) {
@@ -150,7 +153,12 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     if rest == "/login" && method == "POST" {
         return sign_in(req, &admin, env).await;
     }
-    let Some(session) = admin.session(&req) else {
+    let session = match admin.session(&req, env).await {
+        Ok(session) => session,
+        // Fail closed: a session AdminState cannot vouch for may have been signed out.
+        Err(e) => return store_unavailable(e, None),
+    };
+    let Some(session) = session else {
         return match (method.as_str(), rest) {
             ("GET", "" | "/") => page(200, &LoginPage { layout: Layout::default(), error: None }, &[]),
             ("GET", _) => redirect("/admin", &[]),
@@ -165,6 +173,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     if method == "GET" {
         return match rest {
             "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None).await,
+            "/audit" => audit_page(url, csrf, env).await,
             _ => match rest.strip_prefix("/tokens/") {
                 Some(id) if is_token_id(id) => edit_page(id, csrf, &store).await,
                 _ => message(404, Some(csrf), "Not found", "There is no such page."),
@@ -181,17 +190,24 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     }
     let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["logout"] => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
-        ["tokens"] => create(&fields, &admin, csrf, &store).await,
-        ["tokens", id] if is_token_id(id) => update(id, &fields, csrf, &store).await,
-        ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, csrf, &store).await,
-        ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, csrf, &store).await,
+        ["logout"] => match state::session_close(env, &session, admin.actor.clone()).await {
+            Ok(()) => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
+            Err(e) => store_unavailable(e, Some(csrf)),
+        },
+        ["logout-everywhere"] => match state::session_close_all(env, admin.actor.clone()).await {
+            Ok(()) => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
+            Err(e) => store_unavailable(e, Some(csrf)),
+        },
+        ["tokens"] => create(&fields, &admin, csrf, &store, env).await,
+        ["tokens", id] if is_token_id(id) => update(id, &fields, csrf, &store, &admin, env).await,
+        ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, csrf, &admin, env).await,
+        ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, csrf, &store, &admin, env).await,
         _ => message(404, Some(csrf), "Not found", "There is no such action."),
     }
 }
 
 async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Response {
-    let client = client_key(&req);
+    let client = attempts_key(&admin.actor.client);
     let throttled = |reset_secs: u64| {
         let retry_after = reset_secs.to_string();
         page(
@@ -204,7 +220,7 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
         )
     };
     // Look before checking the password, so a throttled client learns nothing from trying.
-    match limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 0).await {
+    match limiter::hit(env, &client, SECRET_ATTEMPTS_PER_MINUTE, 60, 0).await {
         Ok(d) if !d.allowed => return throttled(d.reset_secs),
         Ok(_) => {}
         Err(e) => console_error!("sign-in limiter unavailable: {e}"),
@@ -212,10 +228,20 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
     let fields = form(&req).await;
     let password = urlencoded::first(&fields, "password").unwrap_or_default();
     if secrets_match(password, &admin.secret) {
-        let cookie = session::set_cookie(&admin.key.issue(now_unix(), &random_nonce()));
-        return redirect("/admin", &[("set-cookie", &cookie)]);
+        let value = admin.key.issue(now_unix(), &random_nonce());
+        let Some(session) = admin.key.verify(&value, now_unix()) else {
+            return message(500, None, "Not signed in", "The new session did not verify; try again.");
+        };
+        // Recorded before the cookie is handed out, so that sign-out can end it.
+        if let Err(e) = state::session_open(env, &session, admin.actor.clone()).await {
+            return store_unavailable(e, None);
+        }
+        return redirect("/admin", &[("set-cookie", &session::set_cookie(&value))]);
     }
-    if let Ok(d) = limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 1).await {
+    if let Err(e) = state::log(env, Entry::new(format_rfc3339(now_unix()), Action::SignInFailed, &admin.actor)).await {
+        console_error!("sign-in: the audit log is unavailable: {}", e.0);
+    }
+    if let Ok(d) = limiter::hit(env, &client, SECRET_ATTEMPTS_PER_MINUTE, 60, 1).await {
         if !d.allowed {
             return throttled(d.reset_secs);
         }
@@ -225,11 +251,14 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
 
 /// The token list and the create form; after a refused create, the form as typed and why.
 async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>) -> web_sys::Response {
-    let tokens = match store.list().await {
-        Ok(tokens) => tokens,
+    let listing = match store.listing().await {
+        Ok(listing) => listing,
         Err(e) => return store_unavailable(e, Some(csrf)),
     };
-    let total = tokens.len();
+    let tokens = listing.tokens;
+    let needle = filter.trim().to_lowercase();
+    let damaged: Vec<String> = listing.damaged.into_iter().filter(|id| "damaged".contains(&needle) || id.contains(&needle)).collect();
+    let total = tokens.len() + damaged.len();
     let rows: Vec<TokenRow> = tokens
         .iter()
         .rev()
@@ -251,15 +280,16 @@ async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Opti
             filter,
             notice: None,
             error,
+            damaged,
         },
         &[],
     )
 }
 
-async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore) -> web_sys::Response {
+async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore, env: &Env) -> web_sys::Response {
     let mut body = form_to_json(fields);
     body["token"] = json!(urlencoded::first(fields, "token").unwrap_or_default());
-    match create_token(store, &body).await {
+    match create_token(env, &body, admin.actor.clone()).await {
         Ok(created) => page(
             201,
             &CreatedPage {
@@ -279,27 +309,51 @@ async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store:
     }
 }
 
-/// The token's record, or the page that says why there is none.
-async fn load(store: &TokenStore, id: &str, csrf: &str) -> Result<TokenRecord, web_sys::Response> {
+/// A token's record for showing it: the record, "damaged" (`Ok(None)`), or the page that says why
+/// there is none.
+async fn load(store: &TokenStore, id: &str, csrf: &str) -> Result<Option<TokenRecord>, web_sys::Response> {
     match store.get(id).await {
-        Ok(Some(record)) => Ok(record),
-        Ok(None) => Err(message(404, Some(csrf.into()), "Not found", "No token has that id; it may have been deleted.")),
+        Ok(Some(record)) => Ok(Some(record)),
+        Ok(None) => Err(not_found(csrf)),
+        Err(e) if e.is_damaged() => Ok(None),
         Err(e) => Err(store_unavailable(e, Some(csrf.into()))),
     }
 }
 
-/// Applies a validated change and goes back to the list.
-async fn save(store: &TokenStore, id: &str, mut record: TokenRecord, patch: TokenPatch, csrf: String) -> web_sys::Response {
-    patch.apply(&mut record);
-    match store.put(id, &record).await {
-        Ok(()) => redirect("/admin", &[]),
+fn not_found(csrf: &str) -> web_sys::Response {
+    message(404, Some(csrf.into()), "Not found", "No token has that id; it may have been deleted.")
+}
+
+fn confirm_delete(id: &str, record: Option<&TokenRecord>, csrf: String) -> web_sys::Response {
+    page(
+        200,
+        &ConfirmDeletePage {
+            layout: Layout { csrf: Some(csrf) },
+            id,
+            label: record.map_or("", |r| r.label.as_str()),
+            last4: record.map_or("", |r| r.last4.as_str()),
+            damaged: record.is_none(),
+        },
+        &[],
+    )
+}
+
+/// Sends a write through AdminState and goes back to the list, or says why it was not made.
+async fn write(env: &Env, write: TokenWrite, admin: &Admin, csrf: String) -> web_sys::Response {
+    match state::write_token(env, write, admin.actor.clone()).await {
+        Ok(Outcome::Written { .. } | Outcome::Deleted) => redirect("/admin", &[]),
+        Ok(Outcome::NotFound) => not_found(&csrf),
+        Ok(Outcome::Invalid { message: text, .. }) => message(400, Some(csrf), "Not changed", &text),
+        Ok(Outcome::Damaged) => message(409, Some(csrf), "Damaged record", "This token's record is damaged and can only be deleted."),
+        Ok(other) => store_unavailable(unexpected(other), Some(csrf)),
         Err(e) => store_unavailable(e, Some(csrf)),
     }
 }
 
 async fn edit_page(id: &str, csrf: String, store: &TokenStore) -> web_sys::Response {
     let record = match load(store, id, &csrf).await {
-        Ok(record) => record,
+        Ok(Some(record)) => record,
+        Ok(None) => return confirm_delete(id, None, csrf),
         Err(page) => return page,
     };
     let last_used = match store.last_used(id).await {
@@ -334,48 +388,54 @@ fn render_edit(
     )
 }
 
-async fn update(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
-    let record = match load(store, id, &csrf).await {
-        Ok(record) => record,
-        Err(page) => return page,
-    };
-    match parse_patch(&form_to_json(fields)) {
-        Ok(patch) => save(store, id, record, patch, csrf).await,
-        Err(e) => render_edit(400, id, &record, None, TokenForm::from_fields(fields), csrf, Some(format!("Not saved. {e}"))),
+async fn update(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore, admin: &Admin, env: &Env) -> web_sys::Response {
+    let body = form_to_json(fields);
+    match parse_patch(&body) {
+        Ok(_) => write(env, TokenWrite::Patch { id: id.to_string(), body }, admin, csrf).await,
+        // Read only to show the form again; the change itself is never made from this read.
+        Err(e) => match load(store, id, &csrf).await {
+            Ok(Some(record)) => render_edit(400, id, &record, None, TokenForm::from_fields(fields), csrf, Some(format!("Not saved. {e}"))),
+            Ok(None) => confirm_delete(id, None, csrf),
+            Err(page) => page,
+        },
     }
 }
 
-async fn set_status(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
+async fn set_status(id: &str, fields: &[(String, String)], csrf: String, admin: &Admin, env: &Env) -> web_sys::Response {
     let status = urlencoded::first(fields, "status").unwrap_or_default();
-    let patch = match parse_patch(&json!({ "status": status })) {
-        Ok(patch) => patch,
-        Err(e) => return message(400, Some(csrf), "Not changed", &e.to_string()),
-    };
-    match load(store, id, &csrf).await {
-        Ok(record) => save(store, id, record, patch, csrf).await,
-        Err(page) => page,
+    let body = json!({ "status": status });
+    if let Err(e) = parse_patch(&body) {
+        return message(400, Some(csrf), "Not changed", &e.to_string());
     }
+    write(env, TokenWrite::Patch { id: id.to_string(), body }, admin, csrf).await
 }
 
-async fn delete(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore) -> web_sys::Response {
-    let record = match load(store, id, &csrf).await {
-        Ok(record) => record,
-        Err(page) => return page,
-    };
+async fn delete(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore, admin: &Admin, env: &Env) -> web_sys::Response {
     if urlencoded::first(fields, "confirm") != Some("yes") {
-        return page(
+        return match load(store, id, &csrf).await {
+            Ok(record) => confirm_delete(id, record.as_ref(), csrf),
+            Err(page) => page,
+        };
+    }
+    write(env, TokenWrite::Delete { id: id.to_string() }, admin, csrf).await
+}
+
+async fn audit_page(url: &web_sys::Url, csrf: String, env: &Env) -> web_sys::Response {
+    let params = url.search_params();
+    let request = match audit::parse_page(None, params.get("before").as_deref()) {
+        Ok(request) => request,
+        Err(e) => return message(400, Some(csrf), "Not found", &e.to_string()),
+    };
+    match state::audit_page(env, request).await {
+        Ok(log) => page(
             200,
-            &ConfirmDeletePage {
+            &AuditPage {
                 layout: Layout { csrf: Some(csrf) },
-                id,
-                label: &record.label,
-                last4: &record.last4,
+                entries: log.entries.iter().map(AuditRow::new).collect(),
+                next_before: log.next_before,
             },
             &[],
-        );
-    }
-    match store.delete(id).await {
-        Ok(()) => redirect("/admin", &[]),
+        ),
         Err(e) => store_unavailable(e, Some(csrf)),
     }
 }

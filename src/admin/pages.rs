@@ -4,6 +4,7 @@
 use askama::Template;
 use serde_json::{json, Map, Value};
 
+use crate::admin::audit::Entry;
 use crate::policy::rules::Policy;
 use crate::proxy::provider::Provider;
 use crate::tokens::token::{Status, TokenRecord};
@@ -211,6 +212,8 @@ pub struct DashboardPage<'a> {
     pub filter: &'a str,
     pub notice: Option<&'a str>,
     pub error: Option<String>,
+    /// Ids of records that no longer read as one: listed as damaged, with a delete button.
+    pub damaged: Vec<String>,
 }
 
 pub struct Snippet {
@@ -247,6 +250,43 @@ pub struct ConfirmDeletePage<'a> {
     pub id: &'a str,
     pub label: &'a str,
     pub last4: &'a str,
+    /// The record no longer reads as one: say so, and offer only deletion.
+    pub damaged: bool,
+}
+
+/// One audit entry as the audit page shows it.
+pub struct AuditRow {
+    pub at: String,
+    pub action: &'static str,
+    pub via: &'static str,
+    pub client: String,
+    pub token: Option<String>,
+    pub label: Option<String>,
+    /// `field: before → after`, values as JSON.
+    pub changes: Vec<String>,
+}
+
+impl AuditRow {
+    pub fn new(entry: &Entry) -> Self {
+        let show = |v: &Value| if v.is_null() { "—".to_string() } else { v.to_string() };
+        AuditRow {
+            at: entry.at.replace('T', " ").trim_end_matches('Z').to_string(),
+            action: entry.action.name(),
+            via: entry.via.name(),
+            client: entry.client.clone(),
+            token: entry.token_id.clone(),
+            label: entry.label.clone(),
+            changes: entry.changes.iter().map(|c| format!("{}: {} → {}", c.field, show(&c.before), show(&c.after))).collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    pub layout: Layout,
+    pub entries: Vec<AuditRow>,
+    pub next_before: Option<i64>,
 }
 
 #[derive(Template)]
@@ -331,9 +371,52 @@ mod tests {
             filter: "",
             notice: None,
             error: None,
+            damaged: Vec::new(),
         }
         .render()
         .unwrap()
+    }
+
+    #[test]
+    fn a_damaged_record_is_listed_as_damaged_with_a_delete_button() {
+        let id = "d".repeat(64);
+        let html = DashboardPage {
+            layout: Layout { csrf: Some("csrf-123".into()) },
+            form: TokenForm::blank(),
+            total: 2,
+            tokens: vec![TokenRow::new("ab", &record("fine"), None)],
+            filter: "",
+            notice: None,
+            error: None,
+            damaged: vec![id.clone()],
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains(r#"<span class="status damaged">damaged</span>"#), "{html}");
+        assert!(html.contains(&format!(r#"action="/admin/tokens/{id}/delete""#)));
+        assert!(html.contains("fine"));
+    }
+
+    #[test]
+    fn the_audit_page_shows_each_entry_and_the_way_to_older_ones() {
+        use crate::admin::audit::{Actor, Via};
+        let actor = Actor { via: Via::Dashboard, client: "<b>198.51.100.4</b>".into() };
+        let mut renamed = record("after");
+        renamed.status = Status::Disabled;
+        let entry = Entry::for_token("2026-12-01T10:00:00Z".into(), &actor, &"e".repeat(64), Some(&record("before")), Some(&renamed));
+        let html = AuditPage {
+            layout: Layout { csrf: Some("csrf-123".into()) },
+            entries: vec![AuditRow::new(&entry)],
+            next_before: Some(41),
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains("2026-12-01 10:00:00"), "{html}");
+        assert!(html.contains("label: &#34;before&#34; → &#34;after&#34;") || html.contains("label: &quot;before&quot; → &quot;after&quot;"), "{html}");
+        assert!(html.contains(">change<") && html.contains(">dashboard<"));
+        assert!(!html.contains("<b>198"), "client text is escaped");
+        assert!(html.contains(r#"href="/admin/audit?before=41""#));
+        assert!(html.contains(r#"action="/admin/logout-everywhere""#));
     }
 
     #[test]

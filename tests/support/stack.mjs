@@ -21,9 +21,19 @@ export default function () {
   return { get: fail, getWithMetadata: fail, put: fail, list: fail, delete: fail };
 }`;
 
+// Workers KV as it behaves on the network: every call waits a random 0..LATENCY ms before it
+// reaches the real (local) namespace, so that calls made at once finish in any order.
+const SLOW_KV = `
+const pause = (ms) => new Promise((r) => setTimeout(r, Math.random() * ms));
+export default function (env) {
+  const ms = Number(env.LATENCY_MS);
+  const wrap = (name) => async (...args) => { await pause(ms); const out = await env.INNER[name](...args); await pause(ms); return out; };
+  return { get: wrap("get"), getWithMetadata: wrap("getWithMetadata"), put: wrap("put"), list: wrap("list"), delete: wrap("delete") };
+}`;
+
 // `bindings` overrides the Worker's vars and secrets; a value of `undefined` removes that binding
 // (a secret never set with `wrangler secret put`).
-export async function startStack({ kvFailure = false, bindings = {}, upstreams } = {}) {
+export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
   const logs = [];
   const workerBindings = {
@@ -45,11 +55,16 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     bindings: workerBindings,
-    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true } },
-    ...(kvFailure ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } } : { kvNamespaces: ["TOKENS"] }),
+    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, ADMIN: { className: "AdminState", useSQLite: true } },
+    ...(kvFailure
+      ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } }
+      : kvLatencyMs
+        ? { wrappedBindings: { TOKENS: { scriptName: "slow-kv", bindings: { LATENCY_MS: kvLatencyMs } } } }
+        : { kvNamespaces: ["TOKENS"] }),
   };
   const workers = [main];
   if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
+  if (kvLatencyMs) workers.push({ name: "slow-kv", modules: true, script: SLOW_KV, kvNamespaces: { INNER: "TOKENS" } });
 
   const mf = new Miniflare({
     workers,
@@ -78,6 +93,8 @@ export async function startStack({ kvFailure = false, bindings = {}, upstreams }
   return {
     url,
     mf,
+    /** The TOKENS namespace itself, as `wrangler kv` would reach it: no Worker in between. */
+    tokensKv: () => (kvLatencyMs ? mf.getKVNamespace("INNER", "slow-kv") : mf.getKVNamespace("TOKENS")),
     mock,
     logs,
     adminSecret: workerBindings.ADMIN_SECRET,
