@@ -21,6 +21,20 @@ export default function () {
   return { get: fail, getWithMetadata: fail, put: fail, list: fail, delete: fail };
 }`;
 
+// A binding whose reads reach the real (local) namespace but whose every write fails: a change
+// that cannot be stored.
+const FAILING_WRITES_KV = `
+export default function (env) {
+  const fail = async () => { throw new Error("KV refused the write (test)"); };
+  return {
+    get: (...a) => env.INNER.get(...a),
+    getWithMetadata: (...a) => env.INNER.getWithMetadata(...a),
+    list: (...a) => env.INNER.list(...a),
+    put: fail,
+    delete: fail,
+  };
+}`;
+
 // Workers KV as it behaves on the network: every call waits a random 0..LATENCY ms before it
 // reaches the real (local) namespace, so that calls made at once finish in any order.
 const SLOW_KV = `
@@ -33,6 +47,7 @@ export default function (env) {
 
 // `bindings` overrides the Worker's vars and secrets; a value of `undefined` removes that binding
 // (a secret never set with `wrangler secret put`).
+// `kvFailure`: true fails every KV call, "writes" only puts and deletes.
 export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
   const logs = [];
@@ -56,14 +71,17 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings 
     compatibilityDate: "2026-04-20",
     bindings: workerBindings,
     durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, ADMIN: { className: "AdminState", useSQLite: true } },
-    ...(kvFailure
+    ...(kvFailure === "writes"
+      ? { wrappedBindings: { TOKENS: { scriptName: "failing-writes-kv" } } }
+      : kvFailure
       ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } }
       : kvLatencyMs
         ? { wrappedBindings: { TOKENS: { scriptName: "slow-kv", bindings: { LATENCY_MS: kvLatencyMs } } } }
         : { kvNamespaces: ["TOKENS"] }),
   };
   const workers = [main];
-  if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
+  if (kvFailure === "writes") workers.push({ name: "failing-writes-kv", modules: true, script: FAILING_WRITES_KV, kvNamespaces: { INNER: "TOKENS" } });
+  else if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
   if (kvLatencyMs) workers.push({ name: "slow-kv", modules: true, script: SLOW_KV, kvNamespaces: { INNER: "TOKENS" } });
 
   const mf = new Miniflare({
@@ -94,7 +112,8 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings 
     url,
     mf,
     /** The TOKENS namespace itself, as `wrangler kv` would reach it: no Worker in between. */
-    tokensKv: () => (kvLatencyMs ? mf.getKVNamespace("INNER", "slow-kv") : mf.getKVNamespace("TOKENS")),
+    tokensKv: () =>
+      kvFailure === "writes" ? mf.getKVNamespace("INNER", "failing-writes-kv") : kvLatencyMs ? mf.getKVNamespace("INNER", "slow-kv") : mf.getKVNamespace("TOKENS"),
     mock,
     logs,
     adminSecret: workerBindings.ADMIN_SECRET,
