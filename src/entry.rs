@@ -9,6 +9,7 @@ use crate::runtime::json_response;
 
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    install_providers(&env);
     let url = web_sys::Url::new(&req.url())?;
     let path = url.pathname();
     if path == "/health" {
@@ -24,4 +25,17 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         }
     }
     Ok(forward::handle(req, &url, &env, &ctx).await)
+}
+
+/// Builds this isolate's provider table from `EXTRA_PROVIDERS` on the first request, and logs the
+/// rows it left out (once).
+fn install_providers(env: &Env) {
+    // A string of JSON, or (a TOML table array in [vars]) the value itself.
+    let value = js_sys::Reflect::get(env.as_ref(), &crate::upstream::table::EXTRA_PROVIDERS_VAR.into()).ok();
+    let extra = value.filter(|v| !v.is_undefined() && !v.is_null()).and_then(|v| {
+        v.as_string().or_else(|| js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string()))
+    });
+    for problem in crate::upstream::registry::install(extra.as_deref()) {
+        worker::console_error!("{problem}");
+    }
 }

@@ -9,6 +9,7 @@ pub mod common;
 pub mod policy;
 pub mod proxy;
 pub mod tokens;
+pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;

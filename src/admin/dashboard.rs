@@ -14,8 +14,8 @@ use worker::{console_error, Env};
 use crate::admin::api::{attempts_key, client_address, create_token, unexpected, CreateError, SECRET_ATTEMPTS_PER_MINUTE};
 use crate::admin::audit::{self, Action, Actor, Entry, Via};
 use crate::admin::pages::{
-    client_snippets, form_to_json, AuditPage, AuditRow, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, Layout, LoginPage,
-    MessagePage, TokenForm, TokenRow, ICON, SCRIPT, STYLESHEET,
+    base_url, client_snippets, form_to_json, AuditPage, AuditRow, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, KeyLine, Layout,
+    LoginPage, MessagePage, TokenForm, TokenRow, UpstreamStatus, Upstreams, ICON, SCRIPT, STYLESHEET,
 };
 use crate::admin::session::{self, Session, SessionKey};
 use crate::admin::state;
@@ -25,6 +25,8 @@ use crate::common::urlencoded;
 use crate::policy::limiter;
 use crate::runtime::{body_text, now_unix};
 use crate::tokens::admin::{parse_patch, secrets_match};
+use crate::proxy::provider::Provider;
+use crate::upstream::{failover, registry};
 use crate::tokens::store::{StoreError, TokenStore};
 use crate::tokens::token::{is_token_id, Status, TokenRecord};
 
@@ -111,6 +113,7 @@ struct Admin {
     secret: String,
     origin: String,
     actor: Actor,
+    env: Env,
 }
 
 impl Admin {
@@ -145,6 +148,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         secret,
         origin: url.origin(),
         actor: Actor { via: Via::Dashboard, client: client_address(&req) },
+        env: env.clone(),
     };
     let method = req.method();
     if method == "POST" && !admin.same_origin(&req) {
@@ -172,7 +176,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     };
     if method == "GET" {
         return match rest {
-            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None).await,
+            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None, &admin).await,
             "/audit" => audit_page(url, csrf, env).await,
             _ => match rest.strip_prefix("/tokens/") {
                 Some(id) if is_token_id(id) => edit_page(id, csrf, &store).await,
@@ -250,7 +254,7 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
 }
 
 /// The token list and the create form; after a refused create, the form as typed and why.
-async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>) -> web_sys::Response {
+async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>, admin: &Admin) -> web_sys::Response {
     let listing = match store.listing().await {
         Ok(listing) => listing,
         Err(e) => return store_unavailable(e, Some(csrf)),
@@ -281,9 +285,31 @@ async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Opti
             notice: None,
             error,
             damaged,
+            upstreams: upstreams(&admin.env, &admin.origin),
         },
         &[],
     )
+}
+
+/// Every provider with its keys (position, last four, what this isolate last saw of each).
+fn upstreams(env: &Env, origin: &str) -> Upstreams {
+    let providers = Provider::all()
+        .into_iter()
+        .map(|p| UpstreamStatus {
+            name: p.name(),
+            display: p.display_name(),
+            base_url: base_url(origin, p),
+            keys: failover::pool(env, p)
+                .map(|pool| {
+                    failover::key_states(p, &pool)
+                        .into_iter()
+                        .map(|(index, last4, weight, state)| KeyLine { index, last4, weight, status: state.status_text(now_unix()) })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    Upstreams { providers, problems: registry::table().problems.clone() }
 }
 
 async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore, env: &Env) -> web_sys::Response {
@@ -300,10 +326,10 @@ async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store:
             },
             &[],
         ),
-        Err(CreateError::Invalid(e)) => dashboard("", csrf, store, Some((format!("Not created. {e}"), TokenForm::from_fields(fields)))).await,
+        Err(CreateError::Invalid(e)) => dashboard("", csrf, store, Some((format!("Not created. {e}"), TokenForm::from_fields(fields))), admin).await,
         Err(CreateError::Exists) => {
             let error = "Not created: that custom token is already in use.".to_string();
-            dashboard("", csrf, store, Some((error, TokenForm::from_fields(fields)))).await
+            dashboard("", csrf, store, Some((error, TokenForm::from_fields(fields))), admin).await
         }
         Err(CreateError::Store(e)) => store_unavailable(e, Some(csrf)),
     }

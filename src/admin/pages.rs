@@ -58,7 +58,7 @@ impl TokenForm {
     fn build(label: &str, checked: &[Provider], policy: &Policy, rate_per: u32) -> Self {
         TokenForm {
             label: label.to_string(),
-            providers: Provider::ALL
+            providers: Provider::all()
                 .into_iter()
                 .map(|p| ProviderChoice {
                     name: p.name(),
@@ -78,7 +78,7 @@ impl TokenForm {
 
     /// The create form: every provider ticked, no limits.
     pub fn blank() -> Self {
-        TokenForm::build("", &Provider::ALL, &Policy::default(), 60)
+        TokenForm::build("", &Provider::all(), &Policy::default(), 60)
     }
 
     pub fn from_record(record: &TokenRecord) -> Self {
@@ -214,6 +214,40 @@ pub struct DashboardPage<'a> {
     pub error: Option<String>,
     /// Ids of records that no longer read as one: listed as damaged, with a delete button.
     pub damaged: Vec<String>,
+    /// Each provider's keys as this isolate sees them, and the operator's rows left out.
+    pub upstreams: Upstreams,
+}
+
+/// One key of a provider's pool, as the dashboard may show it: never more than its last four.
+pub struct KeyLine {
+    pub index: usize,
+    pub last4: String,
+    pub weight: u32,
+    pub status: String,
+}
+
+pub struct UpstreamStatus {
+    pub name: &'static str,
+    pub display: &'static str,
+    pub base_url: String,
+    /// Empty when the provider's secret is not set.
+    pub keys: Vec<KeyLine>,
+}
+
+#[derive(Default)]
+pub struct Upstreams {
+    pub providers: Vec<UpstreamStatus>,
+    pub problems: Vec<String>,
+}
+
+/// The base URL a client's SDK is given for `provider`.
+pub fn base_url(origin: &str, provider: Provider) -> String {
+    let spec = provider.spec();
+    if spec.slot_detected {
+        format!("{origin}{}", spec.base_path)
+    } else {
+        format!("{origin}/{}{}", spec.name, spec.base_path)
+    }
 }
 
 pub struct Snippet {
@@ -342,6 +376,15 @@ pub fn client_snippets(origin: &str, token: &str, providers: &[Provider]) -> Vec
             code: format!("client = OpenAI(base_url=\"{origin}/v1beta/openai\", api_key=\"{token}\")"),
         });
     }
+    for &p in providers.iter().filter(|p| !p.spec().slot_detected) {
+        let base = base_url(origin, p);
+        let code = if p == Provider::ElevenLabs {
+            format!("from elevenlabs.client import ElevenLabs\n\nclient = ElevenLabs(base_url=\"{base}\", api_key=\"{token}\")")
+        } else {
+            format!("# OpenAI SDK (Node: new OpenAI({{ baseURL, apiKey }}))\nclient = OpenAI(base_url=\"{base}\", api_key=\"{token}\")")
+        };
+        out.push(Snippet { title: p.display_name(), code });
+    }
     out
 }
 
@@ -372,6 +415,7 @@ mod tests {
             notice: None,
             error: None,
             damaged: Vec::new(),
+            upstreams: Upstreams::default(),
         }
         .render()
         .unwrap()
@@ -389,6 +433,7 @@ mod tests {
             notice: None,
             error: None,
             damaged: vec![id.clone()],
+            upstreams: Upstreams::default(),
         }
         .render()
         .unwrap();
@@ -554,5 +599,26 @@ mod tests {
         assert!(html.contains(r#"<code id="new-token">apx_SECRET</code>"#));
         assert!(html.contains(r#"data-copy="new-token""#));
         assert!(html.contains("only time it is shown"));
+    }
+
+    #[test]
+    fn base_urls_and_snippets_for_the_table_providers() {
+        let groq = Provider::from_name("groq").unwrap();
+        assert_eq!(base_url("https://p", Provider::OpenAi), "https://p/v1");
+        assert_eq!(base_url("https://p", Provider::Anthropic), "https://p");
+        assert_eq!(base_url("https://p", groq), "https://p/groq/openai/v1");
+        assert_eq!(base_url("https://p", Provider::ElevenLabs), "https://p/elevenlabs");
+        let s = client_snippets("https://p", "apx_T", &[groq, Provider::ElevenLabs]);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].title, "Groq");
+        assert!(s[0].code.contains("base_url=\"https://p/groq/openai/v1\", api_key=\"apx_T\""));
+        assert!(s[1].code.contains("ElevenLabs(base_url=\"https://p/elevenlabs\""));
+    }
+
+    #[test]
+    fn the_create_form_offers_every_provider() {
+        let names: Vec<&str> = TokenForm::blank().providers.iter().map(|p| p.name).collect();
+        assert_eq!(names.len(), Provider::all().len());
+        assert!(names.contains(&"elevenlabs") && names.contains(&"perplexity"));
     }
 }

@@ -2,10 +2,11 @@
 //! and where the one real key goes.
 
 use crate::proxy::provider::{is_gemini_openai_compat, Provider, WS_KEY_PROTOCOL_PREFIX};
+use crate::upstream::table::KeySlot;
 
 /// Every slot a client may put a credential in. All are removed on every request, whichever one
 /// held the token, so a second credential can never ride along to the provider.
-pub const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key"];
+pub const CREDENTIAL_HEADERS: [&str; 5] = ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "xi-api-key"];
 
 /// Headers that would tell the provider about the client (address, cookies, the page it runs on)
 /// or that only make sense on one hop. `host` is set by the runtime from the upstream URL. The
@@ -55,12 +56,19 @@ pub const DROPPED_RESPONSE_HEADERS: [&str; 4] =
 
 /// The header the upstream reads the key from, and the value to put there.
 pub fn upstream_credential(provider: Provider, upstream_path: &str, key: &str) -> (&'static str, String) {
-    match provider {
-        Provider::OpenAi => ("authorization", format!("Bearer {key}")),
-        Provider::Anthropic => ("x-api-key", key.to_string()),
-        Provider::Gemini if is_gemini_openai_compat(upstream_path) => ("authorization", format!("Bearer {key}")),
-        Provider::Gemini => ("x-goog-api-key", key.to_string()),
+    match provider.key_slot() {
+        KeySlot::Bearer => ("authorization", format!("Bearer {key}")),
+        KeySlot::GoogleApiKey if is_gemini_openai_compat(upstream_path) => ("authorization", format!("Bearer {key}")),
+        KeySlot::GoogleApiKey => ("x-goog-api-key", key.to_string()),
+        KeySlot::Header(name) => (name, key.to_string()),
     }
+}
+
+/// Whether an inbound header must be dropped for this provider: the generic rule, plus the
+/// header an operator's provider reads its key from (e.g. Azure's `api-key`), so a client's value
+/// there never rides along.
+pub fn drop_request_header_for(provider: Provider, name: &str) -> bool {
+    drop_request_header(name) || matches!(provider.key_slot(), KeySlot::Header(h) if h == name)
 }
 
 /// The query string without any `key` parameter; everything else stays byte for byte, in order.
@@ -88,7 +96,7 @@ mod tests {
 
     #[test]
     fn every_credential_slot_is_dropped() {
-        for h in ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key"] {
+        for h in ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "xi-api-key"] {
             assert!(drop_request_header(h), "{h}");
         }
     }
@@ -153,6 +161,11 @@ mod tests {
             upstream_credential(Provider::Gemini, "/v1beta/openai/chat/completions", "gk"),
             ("authorization", "Bearer gk".to_string())
         );
+        assert_eq!(upstream_credential(Provider::ElevenLabs, "/v1/voices", "ek"), ("xi-api-key", "ek".to_string()));
+        for name in ["mistral", "groq", "openrouter", "deepseek", "xai", "together", "fireworks", "cerebras", "perplexity"] {
+            let p = Provider::from_name(name).unwrap();
+            assert_eq!(upstream_credential(p, "/v1/chat/completions", "k"), ("authorization", "Bearer k".to_string()), "{name}");
+        }
     }
 
     #[test]

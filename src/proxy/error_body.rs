@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::proxy::provider::Provider;
+use crate::upstream::table::ErrorShape;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -57,6 +58,19 @@ impl ErrorKind {
         }
     }
 
+    fn elevenlabs_status(self) -> &'static str {
+        match self {
+            ErrorKind::BadRequest => "invalid_request",
+            ErrorKind::Unauthenticated => "invalid_api_key",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::PayloadTooLarge => "request_too_large",
+            ErrorKind::RateLimited => "too_many_concurrent_requests",
+            ErrorKind::BadGateway => "upstream_unreachable",
+            ErrorKind::Unavailable => "service_unavailable",
+        }
+    }
+
     fn gemini_status(self) -> &'static str {
         match self {
             ErrorKind::BadRequest | ErrorKind::PayloadTooLarge => "INVALID_ARGUMENT",
@@ -72,15 +86,18 @@ impl ErrorKind {
 /// The JSON body for an error of `kind`; `None` (no provider detected) gets the OpenAI shape.
 /// Gemini's OpenAI-compatible paths are answered by Gemini in the OpenAI shape, and so are ours.
 pub fn error_body(shape: Option<Provider>, kind: ErrorKind, message: &str) -> String {
-    let body = match shape {
-        Some(Provider::Anthropic) => json!({
+    let body = match shape.map(Provider::error_shape) {
+        Some(ErrorShape::ElevenLabs) => json!({
+            "detail": {"status": kind.elevenlabs_status(), "message": message},
+        }),
+        Some(ErrorShape::Anthropic) => json!({
             "type": "error",
             "error": {"type": kind.anthropic_type(), "message": message},
         }),
-        Some(Provider::Gemini) => json!({
+        Some(ErrorShape::Gemini) => json!({
             "error": {"code": kind.status(), "message": message, "status": kind.gemini_status()},
         }),
-        Some(Provider::OpenAi) | None => {
+        Some(ErrorShape::OpenAi) | None => {
             let (kind_type, code) = kind.openai_type_and_code();
             json!({
                 "error": {"message": message, "type": kind_type, "param": null, "code": code},
@@ -160,6 +177,14 @@ mod tests {
         assert_eq!(error_shape(Some(Provider::Gemini), "/v1beta/openai/chat/completions"), Some(Provider::OpenAi));
         assert_eq!(error_shape(Some(Provider::Gemini), "/v1beta/models"), Some(Provider::Gemini));
         assert_eq!(error_shape(None, "/x"), None);
+    }
+
+    #[test]
+    fn elevenlabs_and_the_openai_compatible_ones() {
+        let v = parse(error_body(Some(Provider::ElevenLabs), ErrorKind::Unauthenticated, "who"));
+        assert_eq!(v, json!({"detail": {"status": "invalid_api_key", "message": "who"}}));
+        let groq = Provider::from_name("groq");
+        assert_eq!(error_body(groq, ErrorKind::Forbidden, "m"), error_body(None, ErrorKind::Forbidden, "m"));
     }
 
     #[test]

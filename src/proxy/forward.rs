@@ -9,9 +9,11 @@
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, Context, Env};
-use worker::web_sys::{self, Headers, RequestInit, RequestRedirect, ResponseInit};
+use worker::web_sys::{self, Headers, ResponseInit};
 
-use crate::proxy::credentials::{connection_listed, drop_request_header, strip_key_param, strip_websocket_key_protocols, upstream_credential, DROPPED_RESPONSE_HEADERS};
+use crate::proxy::credentials::{connection_listed, drop_request_header_for, strip_key_param, strip_websocket_key_protocols, DROPPED_RESPONSE_HEADERS};
+use crate::upstream::failover::{self, Outbound};
+use crate::upstream::{region, region_relay, replay};
 use crate::proxy::error_body::{error_body, error_shape, ErrorKind};
 use crate::policy::rules::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
 use crate::proxy::provider::{detect, Detected, Detection, Inbound, Provider};
@@ -108,6 +110,7 @@ async fn forward(
     let path = url.pathname();
     let search = url.search();
     let query = search.strip_prefix('?').unwrap_or(&search);
+    let xi_api_key = header(&inbound, "xi-api-key");
     let (authorization, x_api_key, x_goog_api_key, anthropic_version, websocket_protocol) = (
         header(&inbound, "authorization"),
         header(&inbound, "x-api-key"),
@@ -123,6 +126,7 @@ async fn forward(
         x_goog_api_key: x_goog_api_key.as_deref(),
         anthropic_version: anthropic_version.as_deref(),
         websocket_protocol: websocket_protocol.as_deref(),
+        xi_api_key: xi_api_key.as_deref(),
     }) {
         Detection::Found(d) => d,
         Detection::NoCredential(provider) => {
@@ -150,46 +154,41 @@ async fn forward(
     note_use(id, env, ctx);
 
     let provider = detected.provider;
-    let key = env
-        .secret(provider.secret_name())
-        .map(|s| s.to_string())
-        .ok()
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ProxyError::new(
-                shape,
-                ErrorKind::Unavailable,
-                format!("This proxy has no {} key configured.", provider.display_name()),
-            )
-        })?;
+    let not_configured = || {
+        ProxyError::new(
+            shape,
+            ErrorKind::Unavailable,
+            format!("This proxy has no {} key configured.", provider.display_name()),
+        )
+    };
+    let pool = failover::pool(env, provider).ok_or_else(not_configured)?;
 
-    let upstream = upstream_url(env, provider, &detected.upstream_path, query);
-    let headers = upstream_headers(&inbound, websocket_protocol.as_deref());
-    let (name, value) = upstream_credential(provider, &detected.upstream_path, &key);
-    let _ = headers.set(name, &value);
-
-    let init = RequestInit::new();
-    init.set_method(&req.method());
-    init.set_headers(&headers);
-    if let Some(body) = &body {
-        init.set_body(body);
-    }
-    init.set_redirect(RequestRedirect::Manual);
-
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response = JsFuture::from(global.fetch_with_str_and_init(&upstream, &init))
-        .await
-        .map_err(|e| {
-            // fetch rejects with a TypeError, not a string: its message is the reason worth logging.
-            let reason = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string());
-            console_error!("upstream {} unreachable: {}", provider.name(), reason.unwrap_or_default());
-            ProxyError::new(
-                shape,
-                ErrorKind::BadGateway,
-                format!("The {} API could not be reached through the proxy.", provider.display_name()),
-            )
-        })?;
-    Ok((response.unchecked_into(), extra))
+    let has_body = body.is_some();
+    // Bytes already read (a model-restricted token's body) can always be sent again.
+    let replayable = body.as_ref().is_some_and(|b| !b.is_instance_of::<web_sys::ReadableStream>())
+        || replay::replayable(has_body, header(&inbound, "content-length").as_deref());
+    let region_retry = region::retry_enabled(provider.spec(), env.var(region::REGION_RETRY_VAR).ok().map(|v| v.to_string()).as_deref());
+    let out = Outbound {
+        provider,
+        url: upstream_url(env, provider, &detected.upstream_path, query),
+        method: req.method(),
+        headers: upstream_headers(&inbound, websocket_protocol.as_deref(), provider),
+        upstream_path: detected.upstream_path.clone(),
+        replayable,
+    };
+    let unreachable = || {
+        ProxyError::new(
+            shape,
+            ErrorKind::BadGateway,
+            format!("The {} API could not be reached through the proxy.", provider.display_name()),
+        )
+    };
+    let answered = failover::send(&out, body, &pool, region_retry).await.map_err(|_| unreachable())?;
+    let response = region_relay::unless_refused(env, &out, answered).await.map_err(|e| {
+        console_error!("region relay failed: {e}");
+        unreachable()
+    })?;
+    Ok((response, extra))
 }
 
 /// The body to forward: the inbound stream, untouched, unless the token restricts models and the
@@ -374,7 +373,7 @@ fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> Strin
     }
 }
 
-fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Headers {
+fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>, provider: Provider) -> Headers {
     let headers = Headers::new().expect("Headers");
     let hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
     if let Ok(Some(entries)) = js_sys::try_iter(inbound) {
@@ -383,7 +382,7 @@ fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>) -> Head
             let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
                 continue;
             };
-            if !drop_request_header(&name) && !hop_by_hop.contains(&name) {
+            if !drop_request_header_for(provider, &name) && !hop_by_hop.contains(&name) {
                 let _ = headers.append(&name, &value);
             }
         }

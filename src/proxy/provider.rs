@@ -1,67 +1,111 @@
-//! The three upstream providers and how a request is matched to one of them.
+//! The providers, and how a request is matched to one of them.
 //!
-//! Detection is a pure function over the few request parts it needs ([`Inbound`]), so the whole
-//! precedence table is unit-tested on the host.
+//! A [`Provider`] is a row of the provider table (`crate::upstream::table`); its methods read the
+//! row. The three original providers keep their names as constants (`Provider::OpenAi`, ...), so
+//! they can be compared and matched on. Detection is a pure function over the few request parts
+//! it needs ([`Inbound`]), so the whole precedence table is unit-tested on the host.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    #[serde(rename = "openai")]
-    OpenAi,
-    Anthropic,
-    Gemini,
-}
+use crate::upstream::registry;
+use crate::upstream::table::{ErrorShape, KeySlot, ProviderSpec, UsageFormat, BUILT_IN};
 
+/// A row of the isolate's provider table, by position (built-in rows first, in a fixed order).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Provider(u16);
+
+#[allow(non_upper_case_globals)]
 impl Provider {
-    pub const ALL: [Provider; 3] = [Provider::OpenAi, Provider::Anthropic, Provider::Gemini];
+    pub const OpenAi: Provider = Provider(0);
+    pub const Anthropic: Provider = Provider(1);
+    pub const Gemini: Provider = Provider(2);
+    pub const ElevenLabs: Provider = Provider(3);
+
+    /// Every built-in provider. [`Provider::all`] adds the operator's.
+    pub const ALL: [Provider; BUILT_IN.len()] = {
+        let mut all = [Provider(0); BUILT_IN.len()];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = Provider(i as u16);
+            i += 1;
+        }
+        all
+    };
+
+    /// Every provider of this isolate's table: the built-in ones, then those of `EXTRA_PROVIDERS`.
+    pub fn all() -> Vec<Provider> {
+        (0..registry::table().specs.len()).map(|i| Provider(i as u16)).collect()
+    }
+
+    /// The provider's row of the table.
+    pub fn spec(self) -> &'static ProviderSpec {
+        registry::spec(self.0 as usize)
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Provider::OpenAi => "openai",
-            Provider::Anthropic => "anthropic",
-            Provider::Gemini => "gemini",
-        }
+        self.spec().name
     }
 
     pub fn from_name(name: &str) -> Option<Provider> {
-        Provider::ALL.into_iter().find(|p| p.name() == name)
+        registry::table().find(name).map(|i| Provider(i as u16))
     }
 
-    /// The name of the Worker secret that holds the real key.
+    /// The name of the Worker secret that holds the real key (or a pool of them).
     pub fn secret_name(self) -> &'static str {
-        match self {
-            Provider::OpenAi => "OPENAI_API_KEY",
-            Provider::Anthropic => "ANTHROPIC_API_KEY",
-            Provider::Gemini => "GEMINI_API_KEY",
-        }
+        self.spec().secret_name
     }
 
     /// The name of the var that overrides the upstream origin (the test seam).
     pub fn upstream_var(self) -> &'static str {
-        match self {
-            Provider::OpenAi => "OPENAI_UPSTREAM",
-            Provider::Anthropic => "ANTHROPIC_UPSTREAM",
-            Provider::Gemini => "GEMINI_UPSTREAM",
-        }
+        self.spec().upstream_var
     }
 
     pub fn default_upstream(self) -> &'static str {
-        match self {
-            Provider::OpenAi => "https://api.openai.com",
-            Provider::Anthropic => "https://api.anthropic.com",
-            Provider::Gemini => "https://generativelanguage.googleapis.com",
-        }
+        self.spec().origin
     }
 
     pub fn display_name(self) -> &'static str {
-        match self {
-            Provider::OpenAi => "OpenAI",
-            Provider::Anthropic => "Anthropic",
-            Provider::Gemini => "Gemini",
-        }
+        self.spec().display_name
     }
+
+    pub fn key_slot(self) -> KeySlot {
+        self.spec().key_slot
+    }
+
+    pub fn error_shape(self) -> ErrorShape {
+        self.spec().error_shape
+    }
+
+    /// The wire format its usage arrives in.
+    pub fn usage_format(self) -> UsageFormat {
+        self.spec().usage
+    }
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Provider {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Provider {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Provider, D::Error> {
+        let name = String::deserialize(d)?;
+        Provider::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown provider \"{name}\"")))
+    }
+}
+
+/// For stored lists of providers (a token's scope): names no longer in the table (an operator's
+/// provider since removed) are dropped, so the record still loads and simply no longer allows it.
+pub fn known_providers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Provider>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    Ok(names.iter().filter_map(|n| Provider::from_name(n)).collect())
 }
 
 /// The parts of an inbound request that decide its provider. Header values are as received;
@@ -75,12 +119,15 @@ pub struct Inbound<'a> {
     pub x_goog_api_key: Option<&'a str>,
     pub anthropic_version: Option<&'a str>,
     pub websocket_protocol: Option<&'a str>,
+    /// ElevenLabs' own slot; read only under an explicit prefix.
+    pub xi_api_key: Option<&'a str>,
 }
 
 /// Where the token was found. Only used to explain errors and in tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slot {
     XApiKey,
+    XiApiKey,
     XGoogApiKey,
     Bearer,
     WebSocketProtocol,
@@ -139,9 +186,9 @@ pub fn key_param(query: &str) -> Option<String> {
         .filter(|k| !k.is_empty())
 }
 
-/// Splits an explicit `/openai`, `/anthropic` or `/gemini` prefix off the path.
+/// Splits an explicit `/<provider name>` prefix off the path (any provider of the table).
 fn explicit_prefix(path: &str) -> Option<(Provider, String)> {
-    Provider::ALL.into_iter().find_map(|p| {
+    Provider::all().into_iter().find_map(|p| {
         let rest = path.strip_prefix('/')?.strip_prefix(p.name())?;
         if rest.is_empty() {
             Some((p, "/".to_string()))
@@ -163,7 +210,7 @@ fn is_gemini_native_path(path: &str) -> bool {
 }
 
 /// Decides the provider and finds the token. First match wins:
-/// an explicit path prefix; `x-api-key` (Anthropic); `x-goog-api-key` (Gemini); a Bearer token
+/// an explicit path prefix (`/groq/...`; the token may then be in any slot, `xi-api-key` too); `x-api-key` (Anthropic); `x-goog-api-key` (Gemini); a Bearer token
 /// (Gemini for `/v1beta/openai/`, Anthropic with `anthropic-version`, Gemini for other
 /// `/v1beta/` paths, else OpenAI); an OpenAI WebSocket key subprotocol; `?key=` (Gemini).
 pub fn detect(req: &Inbound) -> Detection {
@@ -185,6 +232,7 @@ pub fn detect(req: &Inbound) -> Detection {
     if let Some((provider, upstream_path)) = explicit_prefix(req.path) {
         let token = x_api_key
             .map(|t| (t, Slot::XApiKey))
+            .or(present(req.xi_api_key).map(|t| (t, Slot::XiApiKey)))
             .or(x_goog.map(|t| (t, Slot::XGoogApiKey)))
             .or(bearer.map(|t| (t, Slot::Bearer)))
             .or(ws_key.map(|t| (t, Slot::WebSocketProtocol)))
@@ -403,8 +451,65 @@ mod tests {
     }
 
     #[test]
-    fn provider_names_round_trip() {
+    fn every_table_provider_has_its_prefix_and_takes_its_own_slot_or_bearer() {
+        let d = found(detect(&Inbound {
+            authorization: Some("Bearer t"),
+            ..req("/groq/openai/v1/chat/completions")
+        }));
+        assert_eq!((d.provider.name(), d.upstream_path.as_str()), ("groq", "/openai/v1/chat/completions"));
+        let d = found(detect(&Inbound {
+            xi_api_key: Some("x"),
+            ..req("/elevenlabs/v1/text-to-speech/voice1/stream")
+        }));
+        assert_eq!((d.provider, d.token.as_str(), d.slot), (Provider::ElevenLabs, "x", Slot::XiApiKey));
         for p in Provider::ALL {
+            let path = format!("/{}/v1/models", p.name());
+            let d = found(detect(&Inbound {
+                authorization: Some("Bearer t"),
+                ..Inbound { path: &path, ..Default::default() }
+            }));
+            assert_eq!((d.provider, d.upstream_path.as_str()), (p, "/v1/models"));
+        }
+    }
+
+    #[test]
+    fn new_providers_are_never_found_by_slot_alone() {
+        let d = found(detect(&Inbound {
+            authorization: Some("Bearer t"),
+            ..req("/openai/v1/chat/completions")
+        }));
+        assert_eq!(d.provider, Provider::OpenAi);
+        // xi-api-key without a prefix is no credential: ElevenLabs is reached by /elevenlabs/ only.
+        assert_eq!(detect(&Inbound { xi_api_key: Some("x"), ..req("/v1/voices") }), Detection::NoCredential(None));
+    }
+
+    #[test]
+    fn the_original_three_keep_their_rows_and_meanings() {
+        assert_eq!(Provider::OpenAi.secret_name(), "OPENAI_API_KEY");
+        assert_eq!(Provider::Anthropic.upstream_var(), "ANTHROPIC_UPSTREAM");
+        assert_eq!(Provider::Gemini.default_upstream(), "https://generativelanguage.googleapis.com");
+        assert_eq!(Provider::OpenAi.display_name(), "OpenAI");
+        assert_eq!(Provider::ElevenLabs.name(), "elevenlabs");
+        assert_eq!(Provider::from_name("perplexity").unwrap().secret_name(), "PERPLEXITY_API_KEY");
+        assert!(Provider::OpenAi < Provider::Gemini);
+        assert!(matches!(Some(Provider::Gemini), Some(Provider::Gemini)));
+    }
+
+    #[test]
+    fn stored_scopes_drop_names_no_longer_in_the_table() {
+        #[derive(serde::Deserialize)]
+        struct Scope {
+            #[serde(deserialize_with = "known_providers")]
+            providers: Vec<Provider>,
+        }
+        let s: Scope = serde_json::from_str(r#"{"providers": ["openai", "gone-vllm", "groq"]}"#).unwrap();
+        assert_eq!(s.providers, vec![Provider::OpenAi, Provider::from_name("groq").unwrap()]);
+        assert!(serde_json::from_str::<Provider>("\"gone-vllm\"").is_err());
+    }
+
+    #[test]
+    fn provider_names_round_trip() {
+        for p in Provider::all() {
             assert_eq!(Provider::from_name(p.name()), Some(p));
             assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.name()));
         }

@@ -72,7 +72,8 @@ pub fn parse_providers(value: &Value) -> Result<Vec<Provider>, FieldError> {
             .as_str()
             .ok_or_else(|| FieldError::new("providers", "must contain only strings"))?;
         let provider = Provider::from_name(name).ok_or_else(|| {
-            FieldError::new("providers", format!("unknown provider \"{name}\" (use openai, anthropic or gemini)"))
+            let known: Vec<&str> = Provider::all().into_iter().map(Provider::name).collect();
+            FieldError::new("providers", format!("unknown provider \"{name}\" (known: {})", known.join(", ")))
         })?;
         if !providers.contains(&provider) {
             providers.push(provider);
@@ -196,7 +197,7 @@ mod tests {
             (json!({"label": "a\u{7}b", "providers": ["openai"]}), "label"),
             (json!({"label": "ok"}), "providers"),
             (json!({"label": "ok", "providers": []}), "providers"),
-            (json!({"label": "ok", "providers": ["openai", "mistral"]}), "providers"),
+            (json!({"label": "ok", "providers": ["openai", "mistralai"]}), "providers"),
             (json!({"label": "ok", "providers": [1]}), "providers"),
             (json!({"label": "ok", "providers": "openai"}), "providers"),
             (json!({"label": "ok", "providers": ["openai"], "token": "short"}), "token"),

@@ -111,6 +111,7 @@ pub enum Status {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenRecord {
     pub label: String,
+    #[serde(deserialize_with = "crate::proxy::provider::known_providers")]
     pub providers: Vec<Provider>,
     pub status: Status,
     pub created_at: String,

@@ -9,7 +9,7 @@ REVOKED_MESSAGE = {
     "delete": "Invalid api-proxy token.",
 }
 
-CREDENTIAL_SLOTS = ("authorization", "proxy-authorization", "x-api-key", "x-goog-api-key")
+CREDENTIAL_SLOTS = ("authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "xi-api-key")
 
 
 def expect_upstream(seen, *, path, slot, value, token):

@@ -2,7 +2,7 @@
 // provider, and how a token is revoked through the admin API.
 import { expect } from "vitest";
 
-const CREDENTIAL_SLOTS = ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key"];
+const CREDENTIAL_SLOTS = ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "xi-api-key"];
 
 /**
  * The one request the mock received went to `path`, carried the real key in the provider's own

@@ -10,6 +10,14 @@
 //   x-mock-hold: ID         (streaming) send the first event, then wait for POST /__mock/release/ID
 //   x-mock-chunks / x-mock-interval-ms   (streaming) how many events, and the pause between them
 //   x-mock-extra-headers: JSON object of response headers to add (to JSON, binary and SSE answers)
+//   x-mock-key-status: JSON {key: N}   answer N when the request carries that key (key pools)
+//   x-mock-abort-after-first: 1   (streaming) send the first event, then cut the connection
+//   x-mock-region-refuse-once: ID  the first request with this ID gets the provider's region
+//                                  refusal (OpenAI 403, Gemini 400); later ones are served
+// Besides the three, one OpenAI-compatible listener per other provider (its own base path, Bearer
+// key), an ElevenLabs one (xi-api-key, binary audio), "custom" (an operator-defined upstream) and
+// "azure" (an operator-defined one reading its key from `api-key`, as Azure OpenAI does).
+// Each request record notes `clientClosed` when the proxy closed the connection before the answer ended.
 // Control endpoints on each listener: GET /__mock/requests, POST /__mock/reset,
 // POST /__mock/release/ID.
 
@@ -20,11 +28,35 @@ export const REAL_KEYS = {
   openai: "sk-real-openai-key-0000000000000000",
   anthropic: "sk-ant-real-anthropic-key-000000000",
   gemini: "real-gemini-key-AIzaSy000000000000",
+  elevenlabs: "real-elevenlabs-key-sk_000000000000",
+  mistral: "real-mistral-key-000000000000000000",
+  groq: "gsk_real-groq-key-00000000000000000",
+  openrouter: "sk-or-v1-real-openrouter-key-000000",
+  deepseek: "sk-real-deepseek-key-0000000000000",
+  xai: "xai-real-xai-key-000000000000000000",
+  together: "real-together-key-0000000000000000",
+  fireworks: "fw_real-fireworks-key-000000000000",
+  cerebras: "csk-real-cerebras-key-00000000000",
+  perplexity: "pplx-real-perplexity-key-00000000",
+  custom: "real-custom-upstream-key-00000000",
+  azure: "real-azure-style-key-0000000000000",
 };
+
+// The base path each OpenAI-compatible provider serves its API under ("/v1/chat/completions"
+// becomes base + "/chat/completions"). "custom" stands for an operator's vLLM.
+export const COMPAT_BASES = {
+  mistral: "/v1", groq: "/openai/v1", openrouter: "/api/v1", deepseek: "/v1", xai: "/v1",
+  together: "/v1", fireworks: "/inference/v1", cerebras: "/v1", perplexity: "", custom: "/v1",
+  azure: "/openai/deployments/d1",
+};
+
+// Keys every listener also accepts, so a test can give any provider a pool of them.
+export const POOL_KEYS = ["sk-pool-key-a-1111", "sk-pool-key-b-2222", "sk-pool-key-c-3333"];
 
 const KEEP_BODY_BYTES = 1 << 20;
 
 function errorBody(provider, status, message) {
+  if (provider === "elevenlabs") return { detail: { status: status === 401 ? "invalid_api_key" : `error_${status}`, message } };
   if (provider === "anthropic") {
     const type = { 401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error" }[status] ?? "api_error";
     return { type: "error", error: { type, message } };
@@ -38,6 +70,9 @@ function errorBody(provider, status, message) {
 
 function presentedKey(provider, req, url) {
   const bearer = (req.headers.authorization ?? "").replace(/^Bearer /, "");
+  if (provider === "elevenlabs") return req.headers["xi-api-key"] ?? "";
+  if (provider === "azure") return req.headers["api-key"] ?? "";
+  if (provider in COMPAT_BASES) return bearer;
   if (provider === "openai") return bearer;
   if (provider === "anthropic") return req.headers["x-api-key"] ?? "";
   if (url.pathname.startsWith("/v1beta/openai/")) return bearer;
@@ -64,6 +99,7 @@ class Listener {
     this.provider = provider;
     this.requests = [];
     this.holds = new Map();
+    this.refusedOnce = new Set();
     this.server = http.createServer((req, res) => this.handle(req, res).catch((e) => {
       res.destroy(e);
     }));
@@ -107,6 +143,7 @@ class Listener {
     const body = await this.readBody(req);
     const record = { method: req.method, url: req.url, path: url.pathname, query: url.search, headers: req.headers, rawHeaders: req.rawHeaders, body };
     this.requests.push(record);
+    res.on("close", () => { if (!res.writableFinished) { record.clientClosed = true; record.closedAt = Date.now(); } });
 
     const extra = extraHeaders(req);
     const send = (status, payload, headers = {}) => {
@@ -114,10 +151,21 @@ class Listener {
       res.end(typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload));
     };
 
-    if (presentedKey(this.provider, req, url) !== REAL_KEYS[this.provider]) {
+    const key = presentedKey(this.provider, req, url);
+    record.key = key;
+    if (key !== REAL_KEYS[this.provider] && !POOL_KEYS.includes(key)) {
       return send(401, errorBody(this.provider, 401, `mock ${this.provider}: wrong or missing API key`));
     }
-    const forced = Number(req.headers["x-mock-status"] ?? 0);
+    const refuseId = req.headers["x-mock-region-refuse-once"];
+    if (refuseId && !this.refusedOnce.has(refuseId)) {
+      this.refusedOnce.add(refuseId);
+      if (this.provider === "gemini") {
+        return send(400, { error: { code: 400, message: "User location is not supported for the API use.", status: "FAILED_PRECONDITION" } });
+      }
+      return send(403, { error: { code: "unsupported_country_region_territory", message: "Country, region, or territory not supported", param: null, type: "request_forbidden" } });
+    }
+    const keyStatus = req.headers["x-mock-key-status"] ? JSON.parse(req.headers["x-mock-key-status"])[key] : undefined;
+    const forced = Number(keyStatus ?? req.headers["x-mock-status"] ?? 0);
     if (forced >= 400) {
       return send(forced, errorBody(this.provider, forced, `mock ${this.provider}: forced ${forced}`), forced === 429 ? { "retry-after": "7" } : {});
     }
@@ -139,8 +187,15 @@ class Listener {
       return send(200, bytes, { "content-type": "application/octet-stream", "content-length": String(bytes.length) });
     }
 
-    if (this.provider === "openai" || p.startsWith("/v1beta/openai/")) {
-      const base = p.replace(/^\/v1beta\/openai/, "/v1");
+    if (this.provider === "elevenlabs") {
+      const tts = p.match(/^\/v1\/text-to-speech\/([^/]+)(\/stream)?$/);
+      if (tts && req.method === "POST") return this.audio(req, res, Number(url.searchParams.get("bytes") ?? 96 * 1024));
+      if (p === "/v1/voices") return send(200, { voices: [{ voice_id: "mock-voice", name: "Mock" }] });
+    }
+    const compatBase = COMPAT_BASES[this.provider];
+    const compat = compatBase !== undefined && (p === compatBase || p.startsWith(compatBase + "/"));
+    if (this.provider === "openai" || p.startsWith("/v1beta/openai/") || compat) {
+      const base = compat ? "/v1" + p.slice(compatBase.length) : p.replace(/^\/v1beta\/openai/, "/v1");
       if (base === "/v1/chat/completions") return stream ? this.sse(req, res, openaiChatEvents(json)) : send(200, openaiChat(json));
       if (base === "/v1/responses") return stream ? this.sse(req, res, openaiResponseEvents(json)) : send(200, openaiResponse(json));
       if (base === "/v1/embeddings") return send(200, { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], model: json?.model, usage: { prompt_tokens: 3, total_tokens: 3 } });
@@ -163,6 +218,21 @@ class Listener {
     return send(404, errorBody(this.provider, 404, `mock ${this.provider}: no route for ${req.method} ${p}`));
   }
 
+  // ElevenLabs text-to-speech: audio bytes (a fixed pattern) written in chunks with pauses, as a
+  // stream of generated audio arrives.
+  async audio(req, res, length) {
+    const bytes = patternBytes(length, 11);
+    res.writeHead(200, { "content-type": "audio/mpeg", "x-request-id": `req_${this.requests.length}`, ...extraHeaders(req) });
+    const step = 16 * 1024;
+    const hold = req.headers["x-mock-hold"];
+    for (let i = 0; i < bytes.length; i += step) {
+      res.write(bytes.subarray(i, i + step));
+      if (i === 0 && hold) await this.waitFor(hold);
+      await sleep(5);
+    }
+    res.end();
+  }
+
   // Writes events one by one; with x-mock-hold, stops after the first until released.
   async sse(req, res, events) {
     const chunks = Number(req.headers["x-mock-chunks"] ?? 0);
@@ -175,6 +245,8 @@ class Listener {
       const data = typeof e.data === "string" ? e.data : JSON.stringify(chunks > 0 ? { ...e.data, t: Date.now() } : e.data);
       res.write((e.event ? `event: ${e.event}\n` : "") + `data: ${data}\n\n`);
       if (i === 0 && hold) await this.waitFor(hold);
+      if (i === 0 && req.headers["x-mock-abort-after-first"]) { await sleep(20); res.destroy(); return; }
+      if (res.destroyed) return;
       if (interval) await sleep(interval);
     }
     res.end();
@@ -183,7 +255,7 @@ class Listener {
   control(req, res, url) {
     const reply = (payload) => { res.writeHead(200, { "content-type": "application/json" }); res.end(JSON.stringify(payload)); };
     if (url.pathname === "/__mock/requests") return reply(this.requests);
-    if (url.pathname === "/__mock/reset") { this.requests = []; this.holds.clear(); return reply({ ok: true }); }
+    if (url.pathname === "/__mock/reset") { this.requests = []; this.holds.clear(); this.refusedOnce.clear(); return reply({ ok: true }); }
     const release = url.pathname.match(/^\/__mock\/release\/(.+)$/);
     if (release) { this.release(release[1]); return reply({ ok: true }); }
     res.writeHead(404); res.end();
@@ -283,7 +355,7 @@ function geminiEvents(model) {
 }
 
 export async function startMockUpstream() {
-  const listeners = Object.fromEntries(["openai", "anthropic", "gemini"].map((p) => [p, new Listener(p)]));
+  const listeners = Object.fromEntries(["openai", "anthropic", "gemini", "elevenlabs", ...Object.keys(COMPAT_BASES)].map((p) => [p, new Listener(p)]));
   const urls = {};
   for (const [p, l] of Object.entries(listeners)) urls[p] = await l.listen();
   return {
@@ -294,7 +366,7 @@ export async function startMockUpstream() {
       if (provider) return listeners[provider].requests;
       return Object.values(listeners).flatMap((l) => l.requests);
     },
-    reset() { for (const l of Object.values(listeners)) { l.requests = []; l.holds.clear(); } },
+    reset() { for (const l of Object.values(listeners)) { l.requests = []; l.holds.clear(); l.refusedOnce.clear(); } },
     release(provider, id) { listeners[provider].release(id); },
     async close() {
       await Promise.all(Object.values(listeners).map((l) => new Promise((r) => { l.server.closeAllConnections(); l.server.close(r); })));

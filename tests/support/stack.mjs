@@ -9,7 +9,7 @@
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { startMockUpstream, REAL_KEYS } from "./mock-upstream.mjs";
+import { startMockUpstream, REAL_KEYS, COMPAT_BASES } from "./mock-upstream.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const ADMIN_SECRET = "test-admin-secret-0123456789abcdef";
@@ -59,6 +59,19 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings 
     OPENAI_UPSTREAM: upstreams?.openai ?? mock.urls.openai,
     ANTHROPIC_UPSTREAM: upstreams?.anthropic ?? mock.urls.anthropic,
     GEMINI_UPSTREAM: upstreams?.gemini ?? mock.urls.gemini,
+    // Every other provider, and one operator-defined OpenAI-compatible upstream ("custom"), at the mock.
+    ...Object.fromEntries(["elevenlabs", ...Object.keys(COMPAT_BASES)].filter((p) => p !== "custom" && p !== "azure").flatMap((p) => [
+      [`${p.toUpperCase()}_API_KEY`, REAL_KEYS[p]],
+      [`${p.toUpperCase()}_UPSTREAM`, mock.urls[p]],
+    ])),
+    EXTRA_PROVIDERS: JSON.stringify([
+      { name: "custom", origin: mock.urls.custom, display_name: "Custom vLLM" },
+      { name: "azure", origin: mock.urls.azure, key_header: "api-key", base_path: "/openai/deployments/d1" },
+    ]),
+    CUSTOM_API_KEY: REAL_KEYS.custom,
+    AZURE_API_KEY: REAL_KEYS.azure,
+    // workerd refuses jurisdiction-bound namespaces; locally the relay runs unrestricted (see README).
+    REGION_RELAY_JURISDICTION: "none",
     ...bindings,
   };
   for (const [name, value] of Object.entries(workerBindings)) if (value === undefined) delete workerBindings[name];
@@ -70,7 +83,7 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings 
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     bindings: workerBindings,
-    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, ADMIN: { className: "AdminState", useSQLite: true } },
+    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, REGION_RELAY: { className: "RegionRelay", useSQLite: true }, ADMIN: { className: "AdminState", useSQLite: true } },
     ...(kvFailure === "writes"
       ? { wrappedBindings: { TOKENS: { scriptName: "failing-writes-kv" } } }
       : kvFailure

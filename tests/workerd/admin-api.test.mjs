@@ -219,7 +219,7 @@ describe("validation names the bad field", () => {
     ["providers", { ...ok, providers: [] }],
     ["providers", { ...ok, providers: "openai" }],
     ["providers", { ...ok, providers: [1] }],
-    ["providers", { ...ok, providers: ["mistral"] }],
+    ["providers", { ...ok, providers: ["cohere"] }],
     ["providers", { ...ok, providers: ["openai", "OpenAI"] }],
     ["token", { ...ok, token: "too-short" }],
     ["token", { ...ok, token: 123 }],
@@ -247,9 +247,9 @@ describe("validation names the bad field", () => {
 
   test("an unknown provider is refused by name, and nothing is created", async () => {
     const before = (await listTokens()).length;
-    const r = await stack.admin("POST", "/admin/api/tokens", { label: "bad", providers: ["openai", "mistral"] });
+    const r = await stack.admin("POST", "/admin/api/tokens", { label: "bad", providers: ["openai", "cohere"] });
     expect(r.status).toBe(400);
-    expect(r.body.error.message).toContain('"mistral"');
+    expect(r.body.error.message).toContain('"cohere"');
     expect((await listTokens()).length).toBe(before);
   });
 

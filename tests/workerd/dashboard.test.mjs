@@ -376,7 +376,7 @@ describe("routes", () => {
       [["csrf", session.csrf], ["label", "no providers"]],
       [["csrf", session.csrf], ["label", "   "], ["providers", "openai"]],
       [["csrf", session.csrf], ["label", "x".repeat(101)], ["providers", "openai"]],
-      [["csrf", session.csrf], ["label", "bad provider"], ["providers", "mistral"]],
+      [["csrf", session.csrf], ["label", "bad provider"], ["providers", "cohere"]],
     ];
     for (const fields of invalid) {
       const bad = await post("/admin/tokens", fields, { cookie: session.cookie });

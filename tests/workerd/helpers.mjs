@@ -35,6 +35,21 @@ export const SLOTS = [
   { name: "/gemini/ prefix with x-api-key", provider: "gemini", path: "/gemini/v1beta/models", upstreamPath: "/v1beta/models", headers: (t) => ({ "x-api-key": t }) },
 ];
 
+/**
+ * The providers reached by an explicit prefix only: ElevenLabs in its own slot and as Bearer, each
+ * OpenAI-compatible one, and the stack's operator-defined upstreams ("custom"; "azure", whose key
+ * goes in `api-key`).
+ */
+export const PREFIX_SLOTS = [
+  { name: "/elevenlabs/ prefix with xi-api-key", provider: "elevenlabs", path: "/elevenlabs/v1/voices", upstreamPath: "/v1/voices", headers: (t) => ({ "xi-api-key": t }) },
+  { name: "/elevenlabs/ prefix with Bearer", provider: "elevenlabs", path: "/elevenlabs/v1/voices", upstreamPath: "/v1/voices", headers: (t) => ({ authorization: `Bearer ${t}` }) },
+  ...Object.entries({ mistral: "/v1", groq: "/openai/v1", openrouter: "/api/v1", deepseek: "/v1", xai: "/v1", together: "/v1", fireworks: "/inference/v1", cerebras: "/v1", perplexity: "", custom: "/v1", azure: "/openai/deployments/d1" })
+    .map(([provider, base]) => ({ name: `/${provider}/ prefix with Bearer`, provider, path: `/${provider}${base}/models`, upstreamPath: `${base}/models`, headers: (t) => ({ authorization: `Bearer ${t}` }) })),
+];
+
+/** Every provider name the test stack configures. */
+export const ALL_PROVIDERS = ["openai", "anthropic", "gemini", ...new Set(PREFIX_SLOTS.map((s) => s.provider))];
+
 /** Sends one request with the token in `slot`'s place. */
 export function sendWithSlot(stack, slot, token, extraHeaders = {}) {
   const query = slot.query ? slot.query(token) : "";

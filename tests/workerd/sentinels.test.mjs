@@ -4,7 +4,10 @@
 
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { ADMIN_SECRET, startStack } from "../support/stack.mjs";
-import { closedPort, everythingUpstream, send, sendWithSlot, SLOTS } from "./helpers.mjs";
+import { ALL_PROVIDERS, closedPort, everythingUpstream, PREFIX_SLOTS, send, sendWithSlot, SLOTS as BUILT_IN_SLOTS } from "./helpers.mjs";
+
+// The three built-ins' slots and every prefixed provider's.
+const SLOTS = [...BUILT_IN_SLOTS, ...PREFIX_SLOTS];
 
 // Long, and with characters that change under URL encoding, so an encoded copy would be a leak too.
 const CUSTOM = "sentinel+custom/token=0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ~_.-";
@@ -28,8 +31,8 @@ describe("on the working path", () => {
   const pages = [];
   beforeAll(async () => {
     stack = await startStack();
-    tokens.custom = (await stack.createToken({ label: "sentinel-custom", token: CUSTOM })).token;
-    tokens.generated = (await stack.createToken({ label: "sentinel-generated" })).token;
+    tokens.custom = (await stack.createToken({ label: "sentinel-custom", token: CUSTOM, providers: ALL_PROVIDERS })).token;
+    tokens.generated = (await stack.createToken({ label: "sentinel-generated", providers: ALL_PROVIDERS })).token;
   });
   afterAll(async () => { await stack?.dispose(); });
   beforeEach(() => stack.mock.reset());
@@ -56,6 +59,7 @@ describe("on the working path", () => {
           "proxy-authorization": `Bearer ${token}`,
           "x-api-key": token,
           "x-goog-api-key": token,
+          "xi-api-key": token,
           "content-type": "application/json",
         },
         body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
@@ -63,6 +67,19 @@ describe("on the working path", () => {
       pages.push(pageOf(res));
       expect(res.status).toBe(200);
       expect(stack.mock.requests("openai")).toHaveLength(1);
+      expectNowhere(everythingUpstream(stack), [token], "upstream");
+    });
+
+    test("ElevenLabs with the token in every slot at once: only its real key goes upstream", async () => {
+      const token = tokens[kind];
+      const res = await send(stack, `/elevenlabs/v1/text-to-speech/v1/stream?key=${encodeURIComponent(token)}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "x-api-key": token, "x-goog-api-key": token, "xi-api-key": token, "content-type": "application/json" },
+        body: JSON.stringify({ text: "hi" }),
+      });
+      expect(res.status).toBe(200);
+      const [seen] = stack.mock.requests("elevenlabs");
+      expect(seen.headers["xi-api-key"]).toBe(stack.realKeys.elevenlabs);
       expectNowhere(everythingUpstream(stack), [token], "upstream");
     });
 
@@ -113,7 +130,11 @@ describe("on the paths that log an error", () => {
   let down, kvDown;
   beforeAll(async () => {
     const closed = `http://127.0.0.1:${await closedPort()}`;
-    down = await startStack({ upstreams: { openai: closed, anthropic: closed, gemini: closed } });
+    down = await startStack({
+      upstreams: { openai: closed, anthropic: closed, gemini: closed },
+      bindings: Object.fromEntries(ALL_PROVIDERS.slice(3).map((p) => [`${p.toUpperCase()}_UPSTREAM`, closed])),
+    });
+    down.closed = closed;
     kvDown = await startStack({ kvFailure: true });
   });
   afterAll(async () => {
@@ -122,7 +143,7 @@ describe("on the paths that log an error", () => {
   });
 
   test("an unreachable upstream: the 502 and the log line hold no token", async () => {
-    const { token } = await down.createToken({ token: CUSTOM });
+    const { token } = await down.createToken({ token: CUSTOM, providers: ALL_PROVIDERS });
     for (const slot of SLOTS) {
       const res = await sendWithSlot(down, slot, token);
       expect(res.status, slot.name).toBe(502);
