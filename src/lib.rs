@@ -10,6 +10,7 @@ pub mod policy;
 pub mod proxy;
 pub mod tokens;
 pub mod upstream;
+pub mod websocket;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;

@@ -22,6 +22,8 @@ use crate::runtime::{json_response, now_unix};
 use crate::tokens::store::TokenStore;
 use crate::common::timestamp;
 use crate::policy::{cors, limiter};
+use crate::websocket::handshake::{self, HandshakeModel};
+use crate::websocket::pump;
 
 type ExtraHeaders = Vec<(&'static str, String)>;
 
@@ -149,9 +151,21 @@ async fn forward(
             upstream_path: &detected.upstream_path,
         })
         .map_err(|r| ProxyError::policy(shape, r))?;
-    let body = request_body(&req, policy, &detected, shape).await?;
+    let websocket = handshake::is_upgrade(header(&inbound, "upgrade").as_deref());
+    let endpoint = handshake::endpoint(detected.provider, &detected.upstream_path);
+    let body = if websocket {
+        let checked = match handshake::model_at_handshake(endpoint, query) {
+            HandshakeModel::Named(model) => policy.check_model(Some(&model)),
+            HandshakeModel::InMessages => Ok(()),
+            HandshakeModel::Missing => policy.check_model(None),
+        };
+        checked.map_err(|r| ProxyError::policy(shape, r))?;
+        None
+    } else {
+        request_body(&req, policy, &detected, shape).await?
+    };
     let extra = count_request(&id, policy, env, shape).await?;
-    note_use(id, env, ctx);
+    note_use(id.clone(), env, ctx);
 
     let provider = detected.provider;
     let not_configured = || {
@@ -172,7 +186,7 @@ async fn forward(
         provider,
         url: upstream_url(env, provider, &detected.upstream_path, query),
         method: req.method(),
-        headers: upstream_headers(&inbound, websocket_protocol.as_deref(), provider),
+        headers: upstream_headers(&inbound, websocket_protocol.as_deref(), provider, websocket),
         upstream_path: detected.upstream_path.clone(),
         replayable,
     };
@@ -188,6 +202,20 @@ async fn forward(
         console_error!("region relay failed: {e}");
         unreachable()
     })?;
+    if let Some(socket) = websocket.then(|| pump::upstream_socket(&response)).flatten() {
+        let session = pump::Session {
+            token_id: id,
+            provider,
+            endpoint,
+            model_policy: policy.restricts_models().then(|| policy.clone()),
+            model: handshake::model_from_query(endpoint, query),
+        };
+        let opened = pump::open(&response, socket, websocket_protocol.as_deref(), session, env).map_err(|e| {
+            console_error!("websocket session could not start: {:?}", e.as_string());
+            ProxyError::new(shape, ErrorKind::BadGateway, "The WebSocket session could not be relayed.")
+        })?;
+        return Ok((opened, extra));
+    }
     Ok((response, extra))
 }
 
@@ -373,9 +401,15 @@ fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> Strin
     }
 }
 
-fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>, provider: Provider) -> Headers {
+fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>, provider: Provider, websocket: bool) -> Headers {
     let headers = Headers::new().expect("Headers");
-    let hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
+    let mut hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
+    if websocket {
+        // `Connection: Upgrade` names it, but the upgrade is what must reach the upstream; the
+        // runtime makes its own key, version and extension offer for that hop.
+        hop_by_hop.retain(|h| h != "upgrade");
+        hop_by_hop.extend(handshake::RUNTIME_HANDSHAKE_HEADERS.map(String::from));
+    }
     if let Ok(Some(entries)) = js_sys::try_iter(inbound) {
         for entry in entries.flatten() {
             let pair: js_sys::Array = entry.unchecked_into();
@@ -411,6 +445,9 @@ fn finish(response: web_sys::Response, extra: &[(&'static str, String)]) -> web_
         let _ = headers.delete(h);
     }
     set_headers(&headers, extra);
+    if let Some(socket) = pump::upstream_socket(&response) {
+        return pump::response_with_socket(response.status(), &headers, &socket).unwrap_or(response);
+    }
     let init = ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());

@@ -10,6 +10,7 @@ import { Miniflare, Log, LogLevel } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { startMockUpstream, REAL_KEYS, COMPAT_BASES } from "./mock-upstream.mjs";
+import { attachMockWebSocket } from "./mock-websocket.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const ADMIN_SECRET = "test-admin-secret-0123456789abcdef";
@@ -50,6 +51,7 @@ export default function (env) {
 // `kvFailure`: true fails every KV call, "writes" only puts and deletes.
 export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
+  const websockets = attachMockWebSocket(mock.listeners);
   const logs = [];
   const workerBindings = {
     OPENAI_API_KEY: REAL_KEYS.openai,
@@ -128,6 +130,8 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings 
     tokensKv: () =>
       kvFailure === "writes" ? mf.getKVNamespace("INNER", "failing-writes-kv") : kvLatencyMs ? mf.getKVNamespace("INNER", "slow-kv") : mf.getKVNamespace("TOKENS"),
     mock,
+    /** The mock's WebSocket endpoints: recorded handshakes and closes (tests/support/mock-websocket.mjs). */
+    websockets,
     logs,
     adminSecret: workerBindings.ADMIN_SECRET,
     realKeys: REAL_KEYS,
@@ -140,6 +144,7 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings 
     },
     async dispose() {
       await mf.dispose();
+      await websockets.close();
       await mock.close();
     },
   };
