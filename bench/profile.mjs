@@ -6,16 +6,19 @@
 //      js_hello          a JS Worker answering a fixed JSON body: serving HTTP in workerd at all
 //      api_health        api_proxy's /health: the same plus entering the Rust Worker
 //      js_passthrough    the JS floor for a proxied request (bench/js-passthrough.mjs)
+//      js_eq_memory_kv   api_proxy's hot path in JavaScript (bench/js-equivalent.mjs), TOKENS
+//                        from a JS object
+//      js_equivalent     the same on Miniflare's local KV, as benchmarked
 //      api_memory_kv     api_proxy with TOKENS served from a JS object instead of Miniflare's KV
 //      api_proxy         api_proxy as benchmarked, on Miniflare's local KV
-// 2. V8 CPU profiles (workerd's inspector) of the js_passthrough and api_memory_kv isolates under
+// 2. V8 CPU profiles (workerd's inspector) of the js_passthrough, js_eq_memory_kv and api_memory_kv isolates under
 //    the same load: self and inclusive time per function in microseconds per request, JS glue and
 //    wasm alike. The release build has no function names, so the profiled api_memory_kv runs a
 //    copy built without wasm-opt into bench/tmp/build-names. Miniflare's KV runs in other isolates.
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpuSeconds, percentile, seedToken, startMock, startWorkerd, startupMs, untilOk, wrk } from "./run.mjs";
+import { REAL_KEY, cpuSeconds, percentile, seedToken, startMock, startWorkerd, startupMs, untilOk, wrk } from "./run.mjs";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -138,11 +141,14 @@ try {
   console.log("startup ms (median of 3):");
   for (const [name, ts] of Object.entries(times)) console.log(`  ${name.padEnd(28)} ${percentile(ts, 50).toFixed(0)}`);
 
-  const memoryKv = (name, options = {}, dir = path.join(root, "build")) => startWorkerd(name, {
+  const memoryKv = (name, options = {}, dir = path.join(root, "build"), script = { scriptPath: path.join(dir, "index.js"), modulesRoot: dir }) => startWorkerd(name, {
     auth,
-    worker: { scriptPath: path.join(dir, "index.js"), modulesRoot: dir, kvNamespaces: [], wrappedBindings: { TOKENS: { scriptName: "memory-kv", bindings: { RECORDS: JSON.stringify({ [id]: record }) } } } },
+    worker: { ...script, kvNamespaces: [], wrappedBindings: { TOKENS: { scriptName: "memory-kv", bindings: { RECORDS: JSON.stringify({ [id]: record }) } } } },
     options: { workers: [{ name: "memory-kv", modules: true, script: MEMORY_KV }], ...options },
   });
+  const jsEquivalent = { scriptPath: path.join(root, "bench/js-equivalent.mjs"), modulesRoot: path.join(root, "bench"), durableObjects: {}, bindings: { OPENAI_API_KEY: REAL_KEY, OPENAI_UPSTREAM: mock.url } };
+  const jsKvDir = path.join(tmp, "kv-js");
+  fs.cpSync(kvDir, jsKvDir, { recursive: true });
   const api = await startWorkerd("api_proxy", { kvDir, auth });
   running.push(api);
   const record = await (await api.mf.getKVNamespace("TOKENS")).get(id);
@@ -150,6 +156,8 @@ try {
     ["js_hello", () => startWorkerd("js_hello", { auth, worker: { scriptPath: path.join(tmp, "hello.mjs"), modulesRoot: tmp, bindings: {} } }), "/"],
     ["api_health", () => startWorkerd("api_health", { auth }), "/health"],
     ["js_passthrough", () => startWorkerd("js_passthrough", { auth })],
+    ["js_eq_memory_kv", () => memoryKv("js_eq_memory_kv", {}, undefined, jsEquivalent)],
+    ["js_equivalent", () => startWorkerd("js_equivalent", { kvDir: jsKvDir, auth })],
     ["api_memory_kv", () => memoryKv("api_memory_kv")],
     ["api_proxy", async () => api],
   ];
@@ -162,6 +170,7 @@ try {
 
   // Profiled apart: an attached inspector costs CPU of its own.
   await profiled(await startWorkerd("js_passthrough", { auth, options: { inspectorPort: 9329 } }).then((t) => (running.push(t), t)), 9329);
+  await profiled(await memoryKv("js_eq_memory_kv", { inspectorPort: 9331 }, undefined, jsEquivalent).then((t) => (running.push(t), t)), 9331);
   await profiled(await memoryKv("api_memory_kv", { inspectorPort: 9330 }, named).then((t) => (running.push(t), t)), 9330);
 } finally {
   for (const t of running.reverse()) await t.stop().catch(() => {});

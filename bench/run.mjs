@@ -9,6 +9,8 @@
 //   direct          the mock itself, the real key sent by the client
 //   nginx           Debian's nginx with bench/nginx.conf.template
 //   js_passthrough  bench/js-passthrough.mjs in its own workerd
+//   js_equivalent   bench/js-equivalent.mjs (api_proxy's hot path in plain JavaScript) in its own
+//                   workerd, on a copy of api_proxy's local KV
 //   api_proxy       build/index.js in its own workerd, local KV holding one token
 // Each Worker gets its own workerd process (one Miniflare each), so CPU and memory are read per
 // target from /proc. Requests reach workerd's own socket (Miniflare's unsafeDirectSockets), with
@@ -24,9 +26,12 @@ import { fileURLToPath } from "node:url";
 import { Log, LogLevel, Miniflare } from "miniflare";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const TARGETS = ["direct", "nginx", "js_passthrough", "api_proxy"];
-const PROXIES = ["nginx", "js_passthrough", "api_proxy"];
-const REAL_KEY = "sk-real-openai-key-bench-000000000000";
+const TARGETS = ["direct", "nginx", "js_passthrough", "js_equivalent", "api_proxy"];
+const PROXIES = ["nginx", "js_passthrough", "js_equivalent", "api_proxy"];
+// The two baselines api_proxy is compared with: the floor for any Worker, and a JavaScript Worker
+// doing api_proxy's job.
+const BASELINES = ["js_equivalent", "js_passthrough"];
+export const REAL_KEY = "sk-real-openai-key-bench-000000000000";
 const NGINX_TOKEN = "bench-nginx-token-0123456789abcdef";
 const ADMIN_SECRET = "bench-admin-secret-0123456789abcdef";
 // "MB" in every figure and name means MiB, 2^20 bytes (what /proc reports memory in).
@@ -221,6 +226,12 @@ export async function startWorkerd(name, { kvDir, auth, upstream = startWorkerd.
       ? {
         scriptPath: path.join(root, "bench/js-passthrough.mjs"),
         bindings: { OPENAI_API_KEY: REAL_KEY, OPENAI_UPSTREAM: upstream.url },
+      }
+      : name === "js_equivalent"
+      ? {
+        scriptPath: path.join(root, "bench/js-equivalent.mjs"),
+        bindings: { OPENAI_API_KEY: REAL_KEY, OPENAI_UPSTREAM: upstream.url },
+        kvNamespaces: ["TOKENS"],
       }
       : {
         scriptPath: path.join(root, "build/index.js"),
@@ -450,47 +461,73 @@ function machine() {
   return `${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, node ${process.versions.node}`;
 }
 
-// Which figure each goal reads, and whether api_proxy meets it.
-const GOALS = [
-  ["throughput rps", (r) => ratio(r.throughput.api_proxy.rps, r.throughput.js_passthrough.rps), (x) => x >= 0.9, ">= 0.9 x js"],
-  ["cpu us/request", (r) => ratio(r.cpu_us_per_request.api_proxy, r.cpu_us_per_request.js_passthrough), (x) => x <= 1.3, "<= 1.3 x js"],
-  ["stream max extra ms", (r) => r.stream.api_proxy.max_extra_ms, (x) => x < 2, "< 2 ms"],
-  ["upload peak RSS MB", (r) => r.upload_100mb.api_proxy.peak_rss_delta_mb, (x) => x < 16, "< 16 MB"],
-  ["download peak RSS MB", (r) => r.download_100mb.api_proxy.peak_rss_delta_mb, (x) => x < 16, "< 16 MB"],
-  ["bundle gzip KiB", (r) => r.bundle.gzip_kib, (x) => x < 250, "< 250 KiB"],
-  ["startup ms", (r) => ratio(r.startup_ms.api_proxy, r.startup_ms.js_passthrough), (x) => x <= 1.5, "<= 1.5 x js"],
+// Every figure of the table: its name and where it sits in the result, per target.
+const FIGURES = [
+  ["throughput rps", (r, t) => r.throughput[t]?.rps],
+  ["latency p50 ms", (r, t) => r.throughput[t]?.p50_ms],
+  ["latency p99 ms", (r, t) => r.throughput[t]?.p99_ms],
+  ["cpu us/request", (r, t) => r.cpu_us_per_request[t]],
+  ["stream max extra ms", (r, t) => r.stream[t]?.max_extra_ms],
+  ["stream p99 extra ms", (r, t) => r.stream[t]?.p99_extra_ms],
+  ["stream p50 extra ms", (r, t) => r.stream[t]?.p50_extra_ms],
+  ["upload MB/s", (r, t) => r.upload_100mb[t]?.mb_per_s],
+  ["upload peak RSS MB", (r, t) => r.upload_100mb[t]?.peak_rss_delta_mb],
+  ["download MB/s", (r, t) => r.download_100mb[t]?.mb_per_s],
+  ["download peak RSS MB", (r, t) => r.download_100mb[t]?.peak_rss_delta_mb],
+  ["startup ms", (r, t) => r.startup_ms[t]],
 ];
+
+// The goals of issue 16, for api_proxy. Each is a list of conditions, all of which must hold:
+// [what is compared ("value" or a baseline's name), a comparison, the limit].
+const GOALS = {
+  "throughput rps": [["js_equivalent", ">=", 1.0], ["js_passthrough", ">=", 0.9]],
+  "cpu us/request": [["js_equivalent", "<=", 1.0], ["js_passthrough", "<=", 1.3]],
+  "stream p99 extra ms": [["value", "<", 1]],
+  "upload peak RSS MB": [["value", "<", 16]],
+  "download peak RSS MB": [["value", "<", 16]],
+  "startup ms": [["js_passthrough", "<=", 1.5]],
+  "bundle gzip KiB": [["value", "<", 250]],
+};
+const COMPARE = { ">=": (a, b) => a >= b, "<=": (a, b) => a <= b, "<": (a, b) => a < b };
+const UNITS = { "stream p99 extra ms": " ms", "upload peak RSS MB": " MB", "download peak RSS MB": " MB", "bundle gzip KiB": " KiB" };
 
 function ratio(a, b) {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? Math.round((a / b) * 100) / 100 : undefined;
 }
 
-export function table(r) {
-  const rows = [
-    ["throughput rps", (t) => r.throughput[t]?.rps],
-    ["latency p50 ms", (t) => r.throughput[t]?.p50_ms],
-    ["latency p99 ms", (t) => r.throughput[t]?.p99_ms],
-    ["cpu us/request", (t) => r.cpu_us_per_request[t]],
-    ["stream max extra ms", (t) => r.stream[t]?.max_extra_ms],
-    ["stream p99 extra ms", (t) => r.stream[t]?.p99_extra_ms],
-    ["stream p50 extra ms", (t) => r.stream[t]?.p50_extra_ms],
-    ["upload MB/s", (t) => r.upload_100mb[t]?.mb_per_s],
-    ["upload peak RSS MB", (t) => r.upload_100mb[t]?.peak_rss_delta_mb],
-    ["download MB/s", (t) => r.download_100mb[t]?.mb_per_s],
-    ["download peak RSS MB", (t) => r.download_100mb[t]?.peak_rss_delta_mb],
-    ["startup ms", (t) => r.startup_ms[t]],
-  ];
-  const goal = Object.fromEntries(GOALS.map(([name, read, ok, text]) => {
-    const v = read(r);
-    return [name, v === undefined ? text : `${text}: ${ok(v) ? "met" : "MISSED"}`];
+const figureOf = (r, name) => (name === "bundle gzip KiB" ? () => r.bundle.gzip_kib : (t) => FIGURES.find(([n]) => n === name)[1](r, t));
+
+// api_proxy's figures over each baseline's, figure by figure.
+export function ratios(r) {
+  return Object.fromEntries(BASELINES.map((b) => [`api_proxy/${b}`, Object.fromEntries(FIGURES
+    .map(([name, get]) => [name, ratio(get(r, "api_proxy"), get(r, b))]).filter(([, v]) => v !== undefined))]));
+}
+
+// Each goal with the figures it reads and whether api_proxy meets it (null when a figure is missing).
+export function goals(r) {
+  return Object.fromEntries(Object.entries(GOALS).map(([name, conditions]) => {
+    const get = figureOf(r, name);
+    const parts = conditions.map(([against, op, limit]) => {
+      const value = against === "value" ? get("api_proxy") : ratio(get("api_proxy"), get(against));
+      const text = against === "value" ? `${op} ${limit}${UNITS[name] ?? ""}` : `${op} ${limit.toFixed(1)} x ${against}`;
+      return { text, against, value, met: Number.isFinite(value) ? COMPARE[op](value, limit) : null };
+    });
+    const met = parts.some((p) => p.met === null) ? null : parts.every((p) => p.met);
+    return [name, { goal: parts.map((p) => p.text).join(" and "), ...Object.fromEntries(parts.map((p) => [p.against, p.value])), met }];
   }));
+}
+
+export function table(r) {
+  const g = goals(r);
+  const goalCell = (name) => (g[name] ? `${g[name].goal}: ${g[name].met === null ? "?" : g[name].met ? "met" : "MISSED"}` : "");
   const cell = (v) => (v === undefined ? "-" : String(v));
-  const lines = [["figure", ...TARGETS, "api/js", "goal"]];
-  for (const [name, get] of rows) {
-    lines.push([name, ...TARGETS.map((t) => cell(get(t))), cell(ratio(get("api_proxy"), get("js_passthrough"))), goal[name] ?? ""]);
+  const lines = [["figure", ...TARGETS, ...BASELINES.map((b) => `api/${b}`), "goal"]];
+  for (const [name, get] of FIGURES) {
+    lines.push([name, ...TARGETS.map((t) => cell(get(r, t))), ...BASELINES.map((b) => cell(ratio(get(r, "api_proxy"), get(r, b)))), goalCell(name)]);
   }
-  lines.push(["bundle total KiB", "", "", "", cell(r.bundle.total_kib), "", ""]);
-  lines.push(["bundle gzip KiB", "", "", "", cell(r.bundle.gzip_kib), "", goal["bundle gzip KiB"]]);
+  const blank = [...TARGETS.slice(0, -1), ...BASELINES].map(() => "");
+  lines.push(["bundle total KiB", ...blank.slice(0, TARGETS.length - 1), cell(r.bundle.total_kib), ...blank.slice(TARGETS.length - 1), ""]);
+  lines.push(["bundle gzip KiB", ...blank.slice(0, TARGETS.length - 1), cell(r.bundle.gzip_kib), ...blank.slice(TARGETS.length - 1), goalCell("bundle gzip KiB")]);
   const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
   const fmt = (l) => `| ${l.map((c, i) => (i === 0 || i === l.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
   return [fmt(lines[0]), `|${widths.map((w, i) => (i === 0 || i === widths.length - 1 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...lines.slice(1).map(fmt)].join("\n");
@@ -530,9 +567,13 @@ async function main() {
     startWorkerd.upstream = mock;
     const kvDir = path.join(tmp, "kv");
     const token = await seedToken(kvDir);
+    // The same record api_proxy stored, in a KV store of js_equivalent's own.
+    const kvDirJs = path.join(tmp, "kv-js");
+    fs.cpSync(kvDir, kvDirJs, { recursive: true });
     const starters = {
       nginx: () => startNginx(mock, path.join(tmp, "nginx")),
       js_passthrough: () => startWorkerd("js_passthrough", { auth: `Bearer ${token}` }),
+      js_equivalent: () => startWorkerd("js_equivalent", { kvDir: kvDirJs, auth: `Bearer ${token}` }),
       api_proxy: () => startWorkerd("api_proxy", { kvDir, auth: `Bearer ${token}` }),
     };
 
@@ -588,6 +629,8 @@ async function main() {
       load_average_1m: { before: round1(loadBefore[0]), after: round1(os.loadavg()[0]) },
       settings: { smoke, ...cfg, transfer_mb: cfg.transferBytes / MiB, served_by: servedBy },
     };
+    result.ratios = ratios(result);
+    result.goals = goals(result);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`\n${table(result)}\n\n${result.date}, ${result.machine}; load average ${result.load_average_1m.before} -> ${result.load_average_1m.after}\nwritten to ${path.relative(root, out)}\n`);

@@ -7,8 +7,19 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const ALL = ["direct", "nginx", "js_passthrough", "api_proxy"];
-const PROXIES = ["nginx", "js_passthrough", "api_proxy"];
+const ALL = ["direct", "nginx", "js_passthrough", "js_equivalent", "api_proxy"];
+const PROXIES = ["nginx", "js_passthrough", "js_equivalent", "api_proxy"];
+const BASELINES = ["js_equivalent", "js_passthrough"];
+// The goals of issue 16 and the baselines each one is read against ("value": api_proxy's own figure).
+const GOALS = {
+  "throughput rps": ["js_equivalent", "js_passthrough"],
+  "cpu us/request": ["js_equivalent", "js_passthrough"],
+  "stream p99 extra ms": ["value"],
+  "upload peak RSS MB": ["value"],
+  "download peak RSS MB": ["value"],
+  "startup ms": ["js_passthrough"],
+  "bundle gzip KiB": ["value"],
+};
 
 function expectedFigures() {
   const figures = [];
@@ -35,5 +46,20 @@ test("bench --smoke produces every figure", () => {
   expect(missing).toEqual([]);
   expect(result.machine).toMatch(/\S/);
   expect(Number.isNaN(Date.parse(result.date))).toBe(false);
-  expect(run.stdout).toContain("api/js");
+  // api_proxy against both baselines, figure by figure, in the JSON and in the printed table.
+  for (const b of BASELINES) {
+    for (const figure of ["throughput rps", "cpu us/request", "startup ms", "upload MB/s", "download MB/s"]) {
+      const ratio = result.ratios[`api_proxy/${b}`][figure];
+      expect(ratio, `${b} ${figure}`).toBeGreaterThan(0);
+    }
+    expect(result.ratios[`api_proxy/${b}`]["throughput rps"]).toBeCloseTo(result.throughput.api_proxy.rps / result.throughput[b].rps, 2);
+    expect(run.stdout).toContain(`api/${b}`);
+  }
+  expect(Object.keys(result.goals).sort()).toEqual(Object.keys(GOALS).sort());
+  for (const [name, against] of Object.entries(GOALS)) {
+    const goal = result.goals[name];
+    for (const a of against) expect(Number.isFinite(goal[a]), `${name} ${a}`).toBe(true);
+    expect(typeof goal.met, name).toBe("boolean");
+    expect(run.stdout).toContain(`${goal.goal}: ${goal.met ? "met" : "MISSED"}`);
+  }
 }, 120_000);
