@@ -7,28 +7,34 @@
 //! that a session has not been signed out.
 
 use askama::Template;
-use serde_json::json;
+use serde_json::{json, Value};
 use worker::web_sys::{self, Headers, ResponseInit};
 use worker::{console_error, Env};
 
-use crate::admin::api::{attempts_key, client_address, create_token, unexpected, CreateError, SECRET_ATTEMPTS_PER_MINUTE};
+use crate::admin::changes;
+use crate::admin::flash::{self, Created, Notice, Sealer, Undo};
+use crate::admin::form_check::{self, FieldProblem, FormKind};
+use crate::admin::list::{arrange, days_ago, readable_utc, ListView, Shown, TokenRow};
+use crate::admin::api::{attempts_key, client_address, unexpected, SECRET_ATTEMPTS_PER_MINUTE};
 use crate::admin::audit::{self, Action, Actor, Entry, Via};
-use crate::admin::pages::{
-    base_url, client_snippets, form_to_json, AuditPage, AuditRow, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, KeyLine, Layout,
-    LoginPage, MessagePage, TokenForm, TokenRow, UpstreamStatus, Upstreams, ICON, SCRIPT, STYLESHEET,
-};
-use crate::admin::session::{self, Session, SessionKey};
 use crate::admin::state;
 use crate::admin::token_writes::{Outcome, TokenWrite};
 use crate::common::timestamp::format_rfc3339;
-use crate::common::urlencoded;
-use crate::policy::limiter;
-use crate::runtime::{body_text, now_unix};
+use crate::admin::pages::{
+    base_url, client_snippets, form_to_json, AuditPage, AuditRow, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, KeyLine, Layout, LoginPage,
+    MessagePage, NewTokenPage, TokenForm, UpstreamStatus, Upstreams, ICON, SCRIPT, STYLESHEET,
+};
+use crate::admin::session::{self, Session, SessionKey};
+use crate::tokens::token::{is_token_id, Status, TokenRecord};
 use crate::tokens::admin::{parse_patch, secrets_match};
+use crate::common::urlencoded;
+use crate::admin::api::{create_token, CreateError};
+use crate::runtime::{body_text, now_unix};
+use crate::policy::limiter;
 use crate::proxy::provider::Provider;
 use crate::upstream::{failover, registry};
 use crate::tokens::store::{StoreError, TokenStore};
-use crate::tokens::token::{is_token_id, Status, TokenRecord};
+
 
 /// Headers every admin response carries, the JSON API's included.
 pub fn secure(response: web_sys::Response) -> web_sys::Response {
@@ -72,6 +78,8 @@ fn page(status: u16, template: &impl Template, extra: &[(&str, &str)]) -> web_sy
 }
 
 fn redirect(location: &str, extra: &[(&str, &str)]) -> web_sys::Response {
+    // The fragment (`#token-<id>`) is kept by the browser across the redirect, so the list opens
+    // at the row that changed.
     let mut headers = vec![("location", location)];
     headers.extend_from_slice(extra);
     respond(303, "text/plain", "", &headers)
@@ -102,32 +110,106 @@ fn header(req: &web_sys::Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-fn random_nonce() -> [u8; 16] {
-    let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).expect("the platform CSPRNG");
-    nonce
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the platform CSPRNG");
+    bytes
 }
 
 struct Admin {
     key: SessionKey,
     secret: String,
     origin: String,
-    actor: Actor,
     env: Env,
+    actor: Actor,
 }
 
 impl Admin {
+    fn cookie(&self, req: &web_sys::Request, name: &str) -> Option<String> {
+        let cookies = header(req, "cookie")?;
+        session::cookie_value(&cookies, name).map(str::to_string)
+    }
+
     /// The session the cookie stands for, if it verifies and AdminState still honours it.
-    async fn session(&self, req: &web_sys::Request, env: &Env) -> Result<Option<Session>, StoreError> {
-        let Some(cookies) = header(req, "cookie") else { return Ok(None) };
-        let Some(session) = session::cookie_value(&cookies, session::COOKIE_NAME).and_then(|v| self.key.verify(v, now_unix())) else {
+    async fn session(&self, req: &web_sys::Request) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self.cookie(req, session::COOKIE_NAME).and_then(|v| self.key.verify(&v, now_unix())) else {
             return Ok(None);
         };
-        Ok(state::session_honoured(env, &session).await?.then_some(session))
+        Ok(state::session_honoured(&self.env, &session).await?.then_some(session))
+    }
+
+    fn sealer(&self) -> Sealer {
+        Sealer::new(self.key.subkey("flash"))
     }
 
     fn same_origin(&self, req: &web_sys::Request) -> bool {
         header(req, "origin").as_deref() == Some(self.origin.as_str())
+    }
+}
+
+
+/// A signed-in request: the session, its CSRF token and the token store.
+struct Signed<'a> {
+    admin: &'a Admin,
+    session: Session,
+    csrf: String,
+    store: TokenStore,
+}
+
+impl Signed<'_> {
+    fn layout(&self) -> Layout {
+        Layout { csrf: Some(self.csrf.clone()) }
+    }
+
+    fn message(&self, status: u16, title: &str, text: &str) -> web_sys::Response {
+        message(status, Some(self.csrf.clone()), title, text)
+    }
+
+    fn unavailable(&self, e: StoreError) -> web_sys::Response {
+        store_unavailable(e, Some(self.csrf.clone()))
+    }
+
+    fn seal<T: serde::Serialize>(&self, purpose: &str, ttl: i64, value: &T) -> String {
+        self.admin.sealer().seal(purpose, &self.session.nonce, now_unix() + ttl, value, random())
+    }
+
+    fn open<T: for<'de> serde::Deserialize<'de>>(&self, req: &web_sys::Request, cookie: &str, purpose: &str) -> Option<T> {
+        let value = self.admin.cookie(req, cookie)?;
+        self.admin.sealer().open(purpose, &self.session.nonce, &value, now_unix())
+    }
+
+    /// Back to the list as it was, at `row`, with a notice naming what changed.
+    fn done(&self, view: &ListView, row: Option<&str>, notice: Notice) -> web_sys::Response {
+        let cookie = flash::notice_cookie(&self.seal("notice", flash::NOTICE_TTL_SECS, &notice));
+        redirect(&view.location(row), &[("set-cookie", &cookie)])
+    }
+
+    /// The record for showing it, `Ok(None)` when it is damaged, or the page that says why there
+    /// is none. Changes are never made from this read: they go to AdminState.
+    async fn load(&self, id: &str) -> Result<Option<TokenRecord>, web_sys::Response> {
+        match self.store.get(id).await {
+            Ok(Some(record)) => Ok(Some(record)),
+            Ok(None) => Err(self.not_found()),
+            Err(e) if e.is_damaged() => Ok(None),
+            Err(e) => Err(self.unavailable(e)),
+        }
+    }
+
+    fn not_found(&self) -> web_sys::Response {
+        self.message(404, "Not found", "No token has that id; it may have been deleted.")
+    }
+
+    /// One write through AdminState: the record as it now stands, or the page that says why not.
+    async fn write(&self, write: TokenWrite) -> Result<Option<TokenRecord>, web_sys::Response> {
+        match state::write_token(&self.admin.env, write, self.admin.actor.clone()).await {
+            Ok(Outcome::Written { record }) => Ok(Some(record)),
+            Ok(Outcome::Deleted) => Ok(None),
+            Ok(Outcome::NotFound) => Err(self.not_found()),
+            Ok(Outcome::Invalid { message: text, .. }) => Err(self.message(400, "Not changed", &text)),
+            Ok(Outcome::Damaged) => Err(self.message(409, "Damaged record", "This token's record is damaged and can only be deleted.")),
+            Ok(other) => Err(self.unavailable(unexpected(other))),
+            Err(e) => Err(self.unavailable(e)),
+        }
     }
 }
 
@@ -147,8 +229,8 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         key: SessionKey::derive(&secret),
         secret,
         origin: url.origin(),
-        actor: Actor { via: Via::Dashboard, client: client_address(&req) },
         env: env.clone(),
+        actor: Actor { via: Via::Dashboard, client: client_address(&req) },
     };
     let method = req.method();
     if method == "POST" && !admin.same_origin(&req) {
@@ -157,7 +239,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     if rest == "/login" && method == "POST" {
         return sign_in(req, &admin, env).await;
     }
-    let session = match admin.session(&req, env).await {
+    let session = match admin.session(&req).await {
         Ok(session) => session,
         // Fail closed: a session AdminState cannot vouch for may have been signed out.
         Err(e) => return store_unavailable(e, None),
@@ -174,39 +256,45 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         Ok(store) => store,
         Err(e) => return store_unavailable(e, Some(csrf)),
     };
+    let s = Signed { admin: &admin, session, csrf, store };
     if method == "GET" {
+        let query = urlencoded::parse(url.search().trim_start_matches('?'));
+        let view = ListView::from_pairs(&query);
         return match rest {
-            "" | "/" => dashboard(&url.search_params().get("q").unwrap_or_default(), csrf, &store, None, &admin).await,
-            "/audit" => audit_page(url, csrf, env).await,
+            "" | "/" => list_page(&req, &s, &view).await,
+            "/new" => new_page(200, &s, TokenForm::blank(), &view),
+            "/created" => created_page(&req, &s),
+            "/audit" => audit_page(url, &s).await,
             _ => match rest.strip_prefix("/tokens/") {
-                Some(id) if is_token_id(id) => edit_page(id, csrf, &store).await,
-                _ => message(404, Some(csrf), "Not found", "There is no such page."),
+                Some(id) if is_token_id(id) => edit_page(id, &s, &view).await,
+                _ => s.message(404, "Not found", "There is no such page."),
             },
         };
     }
     if method != "POST" {
-        return message(405, Some(csrf), "Not allowed", "This page only accepts GET and POST.");
+        return s.message(405, "Not allowed", "This page only accepts GET and POST.");
     }
     let fields = form(&req).await;
     let presented = urlencoded::first(&fields, "csrf").unwrap_or_default();
-    if !admin.key.csrf_matches(&session, presented) {
-        return message(403, Some(csrf), "Refused", "The form's security token did not match your session, so nothing was changed. Reload the page and try again.");
+    if !admin.key.csrf_matches(&s.session, presented) {
+        return s.message(403, "Refused", "The form's security token did not match your session, so nothing was changed. Reload the page and try again.");
     }
+    let view = ListView::from_pairs(&fields);
     let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["logout"] => match state::session_close(env, &session, admin.actor.clone()).await {
+        ["logout"] => match state::session_close(env, &s.session, admin.actor.clone()).await {
             Ok(()) => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
-            Err(e) => store_unavailable(e, Some(csrf)),
+            Err(e) => s.unavailable(e),
         },
         ["logout-everywhere"] => match state::session_close_all(env, admin.actor.clone()).await {
             Ok(()) => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
-            Err(e) => store_unavailable(e, Some(csrf)),
+            Err(e) => s.unavailable(e),
         },
-        ["tokens"] => create(&fields, &admin, csrf, &store, env).await,
-        ["tokens", id] if is_token_id(id) => update(id, &fields, csrf, &store, &admin, env).await,
-        ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, csrf, &admin, env).await,
-        ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, csrf, &store, &admin, env).await,
-        _ => message(404, Some(csrf), "Not found", "There is no such action."),
+        ["tokens"] => create(&fields, &s, &view).await,
+        ["tokens", id] if is_token_id(id) => update(id, &fields, &s, &view).await,
+        ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, &s, &view).await,
+        ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, &s, &view).await,
+        _ => s.message(404, "Not found", "There is no such action."),
     }
 }
 
@@ -232,7 +320,7 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
     let fields = form(&req).await;
     let password = urlencoded::first(&fields, "password").unwrap_or_default();
     if secrets_match(password, &admin.secret) {
-        let value = admin.key.issue(now_unix(), &random_nonce());
+        let value = admin.key.issue(now_unix(), &random());
         let Some(session) = admin.key.verify(&value, now_unix()) else {
             return message(500, None, "Not signed in", "The new session did not verify; try again.");
         };
@@ -253,41 +341,34 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
     page(401, &LoginPage { layout: Layout::default(), error: Some("Wrong password.") }, &[])
 }
 
-/// The token list and the create form; after a refused create, the form as typed and why.
-async fn dashboard(filter: &str, csrf: String, store: &TokenStore, refused: Option<(String, TokenForm)>, admin: &Admin) -> web_sys::Response {
-    let listing = match store.listing().await {
+/// The token list, filtered and sorted as `view` says, with the notice the last action left.
+async fn list_page(req: &web_sys::Request, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let listing = match s.store.listing().await {
         Ok(listing) => listing,
-        Err(e) => return store_unavailable(e, Some(csrf)),
+        Err(e) => return s.unavailable(e),
     };
     let tokens = listing.tokens;
-    let needle = filter.trim().to_lowercase();
+    let needle = view.q.trim().to_lowercase();
     let damaged: Vec<String> = listing.damaged.into_iter().filter(|id| "damaged".contains(&needle) || id.contains(&needle)).collect();
+    let now = now_unix();
     let total = tokens.len() + damaged.len();
-    let rows: Vec<TokenRow> = tokens
-        .iter()
-        .rev()
-        .map(|t| TokenRow::new(&t.id, &t.record, t.last_used.as_deref()))
-        .filter(|row| row.matches(filter))
-        .collect();
-    let status = if refused.is_some() { 400 } else { 200 };
-    let (error, form) = match refused {
-        Some((error, form)) => (Some(error), form),
-        None => (None, TokenForm::blank()),
-    };
+    let rows = tokens.iter().map(|t| TokenRow::new(&t.id, &t.record, t.last_used.as_deref(), now)).collect();
+    let notice: Option<Notice> = s.open(req, flash::NOTICE_COOKIE, "notice");
+    let clear = flash::clear_notice_cookie();
+    let extra: &[(&str, &str)] = if notice.is_some() { &[("set-cookie", &clear)] } else { &[] };
     page(
-        status,
+        200,
         &DashboardPage {
-            layout: Layout { csrf: Some(csrf) },
-            form,
-            tokens: rows,
+            layout: s.layout(),
+            tokens: arrange(rows, view),
             total,
-            filter,
-            notice: None,
-            error,
+            view,
+            notice,
+            show_usage: false,
+            upstreams: upstreams(&s.admin.env, &s.admin.origin),
             damaged,
-            upstreams: upstreams(&admin.env, &admin.origin),
         },
-        &[],
+        extra,
     )
 }
 
@@ -312,156 +393,210 @@ fn upstreams(env: &Env, origin: &str) -> Upstreams {
     Upstreams { providers, problems: registry::table().problems.clone() }
 }
 
-async fn create(fields: &[(String, String)], admin: &Admin, csrf: String, store: &TokenStore, env: &Env) -> web_sys::Response {
+fn new_page(status: u16, s: &Signed<'_>, form: TokenForm, view: &ListView) -> web_sys::Response {
+    page(status, &NewTokenPage { layout: s.layout(), form, view }, &[])
+}
+
+/// Post, redirect, show once: the new token rides in a sealed one-read cookie to `/admin/created`,
+/// so reloading that page (or going Back to it) creates nothing and shows nothing again.
+async fn create(fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
     let mut body = form_to_json(fields);
+    let refused = |problems: Vec<FieldProblem>| new_page(400, s, TokenForm::from_fields(fields).with_errors(problems), view);
+    let problems = form_check::check(fields, &body, FormKind::Create, now_unix());
+    if !problems.is_empty() {
+        return refused(problems);
+    }
     body["token"] = json!(urlencoded::first(fields, "token").unwrap_or_default());
-    match create_token(env, &body, admin.actor.clone()).await {
-        Ok(created) => page(
-            201,
-            &CreatedPage {
-                layout: Layout { csrf: Some(csrf) },
-                label: &created.record.label,
-                token: &created.token,
-                snippets: client_snippets(&admin.origin, &created.token, &created.record.providers),
-            },
-            &[],
-        ),
-        Err(CreateError::Invalid(e)) => dashboard("", csrf, store, Some((format!("Not created. {e}"), TokenForm::from_fields(fields))), admin).await,
-        Err(CreateError::Exists) => {
-            let error = "Not created: that custom token is already in use.".to_string();
-            dashboard("", csrf, store, Some((error, TokenForm::from_fields(fields))), admin).await
+    match create_token(&s.admin.env, &body, s.admin.actor.clone()).await {
+        Ok(created) => {
+            let sealed = s.seal(
+                "created",
+                flash::CREATED_TTL_SECS,
+                &Created {
+                    id: created.id.clone(),
+                    token: created.token,
+                    label: created.record.label,
+                    providers: created.record.providers,
+                },
+            );
+            redirect(flash::CREATED_PATH, &[("set-cookie", &flash::created_cookie(&sealed))])
         }
-        Err(CreateError::Store(e)) => store_unavailable(e, Some(csrf)),
+        Err(CreateError::Invalid(e)) => refused(vec![form_check::in_form_words(&e)]),
+        Err(CreateError::Exists) => refused(vec![FieldProblem {
+            field: "token",
+            message: "Custom token is already in use by another token: choose another, or leave it empty to generate one.".into(),
+        }]),
+        Err(CreateError::Store(e)) => s.unavailable(e),
     }
 }
 
-/// A token's record for showing it: the record, "damaged" (`Ok(None)`), or the page that says why
-/// there is none.
-async fn load(store: &TokenStore, id: &str, csrf: &str) -> Result<Option<TokenRecord>, web_sys::Response> {
-    match store.get(id).await {
-        Ok(Some(record)) => Ok(Some(record)),
-        Ok(None) => Err(not_found(csrf)),
-        Err(e) if e.is_damaged() => Ok(None),
-        Err(e) => Err(store_unavailable(e, Some(csrf.into()))),
+fn created_page(req: &web_sys::Request, s: &Signed<'_>) -> web_sys::Response {
+    let Some(created) = s.open::<Created>(req, flash::CREATED_COOKIE, "created") else {
+        return s.message(
+            410,
+            "Already shown",
+            "A new token is shown once, right after it is created, and this one has been shown already. It is in the token list; if its value was lost, delete it and create a new one.",
+        );
+    };
+    let clear = flash::clear_created_cookie();
+    page(
+        200,
+        &CreatedPage {
+            layout: s.layout(),
+            id: &created.id,
+            label: &created.label,
+            token: &created.token,
+            snippets: client_snippets(&s.admin.origin, &created.token, &created.providers),
+        },
+        &[("set-cookie", &clear)],
+    )
+}
+
+/// Sends a validated change (an admin body) through AdminState and goes back to the list at the
+/// token's row, saying what changed.
+async fn save(s: &Signed<'_>, id: &str, before: TokenRecord, body: Value, view: &ListView, notice: impl Fn(&TokenRecord, &TokenRecord) -> Notice) -> web_sys::Response {
+    match s.write(TokenWrite::Patch { id: id.to_string(), body }).await {
+        Ok(Some(after)) => s.done(view, Some(id), notice(&before, &after)),
+        Ok(None) => s.not_found(),
+        Err(page) => page,
     }
 }
 
-fn not_found(csrf: &str) -> web_sys::Response {
-    message(404, Some(csrf.into()), "Not found", "No token has that id; it may have been deleted.")
-}
-
-fn confirm_delete(id: &str, record: Option<&TokenRecord>, csrf: String) -> web_sys::Response {
+fn confirm_delete(id: &str, record: Option<&TokenRecord>, s: &Signed<'_>, view: &ListView, neighbour: Option<&str>) -> web_sys::Response {
     page(
         200,
         &ConfirmDeletePage {
-            layout: Layout { csrf: Some(csrf) },
+            layout: s.layout(),
             id,
             label: record.map_or("", |r| r.label.as_str()),
             last4: record.map_or("", |r| r.last4.as_str()),
+            view,
+            neighbour,
             damaged: record.is_none(),
         },
         &[],
     )
 }
 
-/// Sends a write through AdminState and goes back to the list, or says why it was not made.
-async fn write(env: &Env, write: TokenWrite, admin: &Admin, csrf: String) -> web_sys::Response {
-    match state::write_token(env, write, admin.actor.clone()).await {
-        Ok(Outcome::Written { .. } | Outcome::Deleted) => redirect("/admin", &[]),
-        Ok(Outcome::NotFound) => not_found(&csrf),
-        Ok(Outcome::Invalid { message: text, .. }) => message(400, Some(csrf), "Not changed", &text),
-        Ok(Outcome::Damaged) => message(409, Some(csrf), "Damaged record", "This token's record is damaged and can only be deleted."),
-        Ok(other) => store_unavailable(unexpected(other), Some(csrf)),
-        Err(e) => store_unavailable(e, Some(csrf)),
-    }
-}
-
-async fn edit_page(id: &str, csrf: String, store: &TokenStore) -> web_sys::Response {
-    let record = match load(store, id, &csrf).await {
+async fn edit_page(id: &str, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let record = match s.load(id).await {
         Ok(Some(record)) => record,
-        Ok(None) => return confirm_delete(id, None, csrf),
+        Ok(None) => return confirm_delete(id, None, s, view, None),
         Err(page) => return page,
     };
-    let last_used = match store.last_used(id).await {
+    let last_used = match s.store.last_used(id).await {
         Ok(last_used) => last_used,
-        Err(e) => return store_unavailable(e, Some(csrf)),
+        Err(e) => return s.unavailable(e),
     };
-    render_edit(200, id, &record, last_used.as_deref(), TokenForm::from_record(&record), csrf, None)
+    render_edit(200, id, &record, last_used.as_deref(), TokenForm::from_record(&record), s, view)
 }
 
-fn render_edit(
-    status: u16,
-    id: &str,
-    record: &TokenRecord,
-    last_used: Option<&str>,
-    form: TokenForm,
-    csrf: String,
-    error: Option<String>,
-) -> web_sys::Response {
+fn render_edit(status: u16, id: &str, record: &TokenRecord, last_used: Option<&str>, form: TokenForm, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let now = now_unix();
+    let row = TokenRow::new(id, record, last_used, now);
+    let expires = match (&record.policy.expires_at, Shown::of(record, now)) {
+        (None, _) => "never".to_string(),
+        (Some(at), Shown::Expired) => format!("expired {}", readable_utc(at)),
+        (Some(at), _) => readable_utc(at),
+    };
     page(
         status,
         &EditPage {
-            layout: Layout { csrf: Some(csrf) },
+            layout: s.layout(),
             id,
+            label: &record.label,
             last4: &record.last4,
-            created: record.created_at.get(..10).unwrap_or_default(),
-            last_used: last_used.unwrap_or("never"),
-            active: record.status == Status::Active,
+            created: readable_utc(&record.created_at),
+            created_title: row.created_title(),
+            last_used: last_used.map_or_else(|| "never".to_string(), |day| format!("{} ({day})", days_ago(day, now))),
+            last_used_title: row.last_used_title(),
+            expires,
+            status: row.status,
             form,
-            error,
+            view,
         },
         &[],
     )
 }
 
-async fn update(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore, admin: &Admin, env: &Env) -> web_sys::Response {
+async fn update(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    // Read to check the form against (and to name what changed); the change itself is applied by
+    // AdminState to the record as it then stands.
+    let record = match s.load(id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return confirm_delete(id, None, s, view, None),
+        Err(page) => return page,
+    };
     let body = form_to_json(fields);
-    match parse_patch(&body) {
-        Ok(_) => write(env, TokenWrite::Patch { id: id.to_string(), body }, admin, csrf).await,
-        // Read only to show the form again; the change itself is never made from this read.
-        Err(e) => match load(store, id, &csrf).await {
-            Ok(Some(record)) => render_edit(400, id, &record, None, TokenForm::from_fields(fields), csrf, Some(format!("Not saved. {e}"))),
-            Ok(None) => confirm_delete(id, None, csrf),
-            Err(page) => page,
-        },
+    let kind = FormKind::Edit { stored_expiry: record.policy.expires_at.as_deref() };
+    let mut problems = form_check::check(fields, &body, kind, now_unix());
+    if let Err(e) = parse_patch(&body) {
+        if problems.is_empty() {
+            problems.push(form_check::in_form_words(&e));
+        }
     }
+    if !problems.is_empty() {
+        let last_used = s.store.last_used(id).await.ok().flatten();
+        return render_edit(400, id, &record, last_used.as_deref(), TokenForm::from_fields(fields).with_errors(problems), s, view);
+    }
+    save(s, id, record, body, view, |before, after| Notice { text: changes::saved(before, after), undo_enable: None }).await
 }
 
-async fn set_status(id: &str, fields: &[(String, String)], csrf: String, admin: &Admin, env: &Env) -> web_sys::Response {
+async fn set_status(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
     let status = urlencoded::first(fields, "status").unwrap_or_default();
     let body = json!({ "status": status });
     if let Err(e) = parse_patch(&body) {
-        return message(400, Some(csrf), "Not changed", &e.to_string());
+        return s.message(400, "Not changed", &e.to_string());
     }
-    write(env, TokenWrite::Patch { id: id.to_string(), body }, admin, csrf).await
-}
-
-async fn delete(id: &str, fields: &[(String, String)], csrf: String, store: &TokenStore, admin: &Admin, env: &Env) -> web_sys::Response {
-    if urlencoded::first(fields, "confirm") != Some("yes") {
-        return match load(store, id, &csrf).await {
-            Ok(record) => confirm_delete(id, record.as_ref(), csrf),
-            Err(page) => page,
-        };
-    }
-    write(env, TokenWrite::Delete { id: id.to_string() }, admin, csrf).await
-}
-
-async fn audit_page(url: &web_sys::Url, csrf: String, env: &Env) -> web_sys::Response {
-    let params = url.search_params();
-    let request = match audit::parse_page(None, params.get("before").as_deref()) {
-        Ok(request) => request,
-        Err(e) => return message(400, Some(csrf), "Not found", &e.to_string()),
+    let record = match s.load(id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return s.message(409, "Damaged record", "This token's record is damaged and can only be deleted."),
+        Err(page) => return page,
     };
-    match state::audit_page(env, request).await {
+    save(s, id, record, body, view, |_, after| match after.status {
+        Status::Disabled => Notice {
+            text: changes::disabled(&after.label),
+            undo_enable: Some(Undo { id: id.to_string(), label: after.label.clone() }),
+        },
+        Status::Active => Notice { text: changes::enabled(&after.label), undo_enable: None },
+    })
+    .await
+}
+
+async fn delete(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let record = match s.load(id).await {
+        Ok(record) => record,
+        Err(page) => return page,
+    };
+    let neighbour = urlencoded::first(fields, "neighbour").filter(|n| is_token_id(n) && *n != id);
+    if urlencoded::first(fields, "confirm") != Some("yes") {
+        return confirm_delete(id, record.as_ref(), s, view, neighbour);
+    }
+    let text = match &record {
+        Some(r) => changes::deleted(&r.label, &r.last4),
+        None => "Deleted the damaged record.".to_string(),
+    };
+    match s.write(TokenWrite::Delete { id: id.to_string() }).await {
+        Ok(_) => s.done(view, neighbour, Notice { text, undo_enable: None }),
+        Err(page) => page,
+    }
+}
+
+async fn audit_page(url: &web_sys::Url, s: &Signed<'_>) -> web_sys::Response {
+    let request = match audit::parse_page(None, url.search_params().get("before").as_deref()) {
+        Ok(request) => request,
+        Err(e) => return s.message(400, "Not found", &e.to_string()),
+    };
+    match state::audit_page(&s.admin.env, request).await {
         Ok(log) => page(
             200,
             &AuditPage {
-                layout: Layout { csrf: Some(csrf) },
+                layout: s.layout(),
                 entries: log.entries.iter().map(AuditRow::new).collect(),
                 next_before: log.next_before,
             },
             &[],
         ),
-        Err(e) => store_unavailable(e, Some(csrf)),
+        Err(e) => s.unavailable(e),
     }
 }

@@ -1,6 +1,10 @@
 //! The operator's side: the JSON API, the dashboard, its pages and sessions.
 
 pub mod audit;
+pub mod changes;
+pub mod flash;
+pub mod form_check;
+pub mod list;
 pub mod pages;
 pub mod session;
 pub mod token_writes;

@@ -5,9 +5,12 @@ use askama::Template;
 use serde_json::{json, Map, Value};
 
 use crate::admin::audit::Entry;
+use crate::admin::flash::Notice;
+use crate::admin::form_check::FieldProblem;
+use crate::admin::list::{ListView, Shown, SortChoice, TokenRow, RATE_WINDOW_NAMES};
 use crate::policy::rules::Policy;
 use crate::proxy::provider::Provider;
-use crate::tokens::token::{Status, TokenRecord};
+use crate::tokens::token::TokenRecord;
 use crate::common::urlencoded;
 
 pub const STYLESHEET: &str = include_str!("../../templates/admin.css");
@@ -45,9 +48,12 @@ pub struct TokenForm {
     pub allowed_origins: String,
     pub allowed_models: String,
     pub allowed_paths: String,
+    /// Every problem found when the form was posted, in the order of the form.
+    pub errors: Vec<FieldProblem>,
+    /// A custom token was typed: it is not sent back to the page, so it must be typed again.
+    pub custom_token_typed: bool,
 }
 
-const RATE_WINDOW_NAMES: [(u32, &str); 3] = [(60, "per minute"), (3600, "per hour"), (86_400, "per day")];
 const LIST_FIELDS: [&str; 4] = ["allowed_ips", "allowed_origins", "allowed_models", "allowed_paths"];
 
 fn lines(list: &Option<Vec<String>>) -> String {
@@ -73,6 +79,8 @@ impl TokenForm {
             allowed_origins: lines(&policy.allowed_origins),
             allowed_models: lines(&policy.allowed_models),
             allowed_paths: lines(&policy.allowed_paths),
+            errors: Vec::new(),
+            custom_token_typed: false,
         }
     }
 
@@ -98,7 +106,66 @@ impl TokenForm {
         form.allowed_origins = field("allowed_origins");
         form.allowed_models = field("allowed_models");
         form.allowed_paths = field("allowed_paths");
+        form.custom_token_typed = !field("token").is_empty();
         form
+    }
+
+    /// The four allowlists: (input name, label, placeholder, hint, value as typed).
+    pub fn list_inputs(&self) -> [(&'static str, &'static str, &'static str, &'static str, &str); 4] {
+        [
+            ("allowed_models", "Models", "any model (e.g. gpt-4o-mini, claude-*)",
+             "One per line; a trailing * matches a prefix. When set, requests whose model cannot be read are refused.", &self.allowed_models),
+            ("allowed_paths", "Endpoints", "any endpoint (e.g. /v1/chat/completions)",
+             "API paths this token may call, one per line, without the query string.", &self.allowed_paths),
+            ("allowed_ips", "Client IP addresses", "any address (e.g. 203.0.113.0/24)",
+             "Addresses or CIDR ranges, IPv4 or IPv6, one per line.", &self.allowed_ips),
+            ("allowed_origins", "Browser origins", "none (e.g. https://app.example.com, or *)",
+             "Web pages that may call the proxy with this token from the browser. Servers, scripts and SDKs outside a browser need nothing here.", &self.allowed_origins),
+        ]
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+
+    pub fn invalid(&self, field: &str) -> bool {
+        self.error(field).is_some()
+    }
+
+    /// The first bad input gets the focus (`autofocus`, so it works without JavaScript).
+    pub fn focus(&self, field: &str) -> bool {
+        self.errors.first().is_some_and(|e| e.field == field)
+    }
+
+    /// `aria-describedby` for an input: its error first, then its hint.
+    pub fn described_by(&self, field: &str) -> String {
+        if self.invalid(field) {
+            format!("{field}-error {field}-hint")
+        } else {
+            format!("{field}-hint")
+        }
+    }
+
+    /// "2 fields need attention" for the summary above the form.
+    pub fn error_count(&self) -> String {
+        match self.errors.len() {
+            1 => "1 field needs attention".to_string(),
+            n => format!("{n} fields need attention"),
+        }
+    }
+
+    /// The input a problem's link in the summary jumps to.
+    pub fn anchor(&self, field: &str) -> String {
+        if field == "providers" {
+            "provider-openai".to_string()
+        } else {
+            field.to_string()
+        }
     }
 }
 
@@ -134,84 +201,17 @@ pub fn form_to_json(fields: &[(String, String)]) -> Value {
     Value::Object(body)
 }
 
-/// Short words for the list, so an operator sees at a glance which tokens are limited.
-fn policy_summary(policy: &Policy) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(at) = &policy.expires_at {
-        out.push(format!("expires {}", at.get(..10).unwrap_or(at)));
-    }
-    if let Some(l) = policy.rate_limit {
-        let per = RATE_WINDOW_NAMES.iter().find(|(s, _)| *s == l.per_seconds).map_or("per window", |(_, n)| n);
-        out.push(format!("{} {per}", l.requests));
-    }
-    for (list, name) in [
-        (&policy.allowed_ips, "IPs"),
-        (&policy.allowed_origins, "origins"),
-        (&policy.allowed_models, "models"),
-        (&policy.allowed_paths, "paths"),
-    ] {
-        if let Some(entries) = list {
-            out.push(format!("{name}: {}", entries.join(", ")));
-        }
-    }
-    out
-}
-
-pub struct TokenRow {
-    pub id: String,
-    pub label: String,
-    pub last4: String,
-    pub providers: Vec<&'static str>,
-    pub active: bool,
-    pub created: String,
-    pub last_used: String,
-    /// The token's limits in a few words each.
-    pub limits: Vec<String>,
-    /// Lowercase text the filter matches against.
-    pub search: String,
-}
-
-impl TokenRow {
-    pub fn new(id: &str, record: &TokenRecord, last_used: Option<&str>) -> Self {
-        let providers: Vec<&'static str> = record.providers.iter().map(|p| p.display_name()).collect();
-        let active = record.status == Status::Active;
-        let search = format!(
-            "{} {} {} {}",
-            record.label,
-            record.last4,
-            providers.join(" "),
-            if active { "active" } else { "disabled" }
-        )
-        .to_lowercase();
-        TokenRow {
-            id: id.to_string(),
-            label: record.label.clone(),
-            last4: record.last4.clone(),
-            providers,
-            active,
-            created: record.created_at.get(..10).unwrap_or(&record.created_at).to_string(),
-            last_used: last_used.unwrap_or("never").to_string(),
-            limits: policy_summary(&record.policy),
-            search,
-        }
-    }
-
-    pub fn matches(&self, filter: &str) -> bool {
-        self.search.contains(&filter.trim().to_lowercase())
-    }
-}
-
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct DashboardPage<'a> {
     pub layout: Layout,
-    pub form: TokenForm,
     pub tokens: Vec<TokenRow>,
     /// How many tokens exist, before the filter.
     pub total: usize,
-    pub filter: &'a str,
-    pub notice: Option<&'a str>,
-    pub error: Option<String>,
+    pub view: &'a ListView,
+    pub notice: Option<Notice>,
+    /// Whether rows carry usage (the usage columns and "sort by spend" appear with it).
+    pub show_usage: bool,
     /// Ids of records that no longer read as one: listed as damaged, with a delete button.
     pub damaged: Vec<String>,
     /// Each provider's keys as this isolate sees them, and the operator's rows left out.
@@ -250,6 +250,21 @@ pub fn base_url(origin: &str, provider: Provider) -> String {
     }
 }
 
+impl DashboardPage<'_> {
+    pub fn sort_choices(&self) -> Vec<SortChoice> {
+        self.view.sort_choices(self.show_usage)
+    }
+}
+
+/// The create form on its own page, as typed and with every problem, after a refused create.
+#[derive(Template)]
+#[template(path = "new.html")]
+pub struct NewTokenPage<'a> {
+    pub layout: Layout,
+    pub form: TokenForm,
+    pub view: &'a ListView,
+}
+
 pub struct Snippet {
     pub title: &'static str,
     pub code: String,
@@ -259,6 +274,7 @@ pub struct Snippet {
 #[template(path = "created.html")]
 pub struct CreatedPage<'a> {
     pub layout: Layout,
+    pub id: &'a str,
     pub label: &'a str,
     pub token: &'a str,
     pub snippets: Vec<Snippet>,
@@ -269,12 +285,18 @@ pub struct CreatedPage<'a> {
 pub struct EditPage<'a> {
     pub layout: Layout,
     pub id: &'a str,
+    /// As stored (the form may hold an edited one).
+    pub label: &'a str,
     pub last4: &'a str,
-    pub created: &'a str,
-    pub last_used: &'a str,
-    pub active: bool,
+    pub created: String,
+    pub created_title: String,
+    pub last_used: String,
+    pub last_used_title: String,
+    /// "never", or the stored expiry in words.
+    pub expires: String,
+    pub status: Shown,
     pub form: TokenForm,
-    pub error: Option<String>,
+    pub view: &'a ListView,
 }
 
 #[derive(Template)]
@@ -284,6 +306,9 @@ pub struct ConfirmDeletePage<'a> {
     pub id: &'a str,
     pub label: &'a str,
     pub last4: &'a str,
+    pub view: &'a ListView,
+    /// The row the list scrolls to afterwards.
+    pub neighbour: Option<&'a str>,
     /// The record no longer reads as one: say so, and offer only deletion.
     pub damaged: bool,
 }
@@ -391,6 +416,10 @@ pub fn client_snippets(origin: &str, token: &str, providers: &[Provider]) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::form_check::{check, FormKind};
+    use crate::tokens::token::Status;
+
+    const NOW: i64 = 1_795_302_245; // 2026-11-21T23:04:05Z
 
     fn record(label: &str) -> TokenRecord {
         TokenRecord {
@@ -403,19 +432,40 @@ mod tests {
         }
     }
 
-    fn dashboard(rows: Vec<TokenRow>) -> String {
+    fn row(r: &TokenRecord, last_used: Option<&str>) -> TokenRow {
+        TokenRow::new("ab", r, last_used, NOW)
+    }
+
+    fn dashboard_with(rows: Vec<TokenRow>, view: &ListView, notice: Option<Notice>) -> String {
         DashboardPage {
-            layout: Layout {
-                csrf: Some("csrf-123".into()),
-            },
-            form: TokenForm::blank(),
+            layout: Layout { csrf: Some("csrf-123".into()) },
             total: rows.len(),
             tokens: rows,
-            filter: "",
-            notice: None,
-            error: None,
+            view,
+            notice,
+            show_usage: false,
             damaged: Vec::new(),
             upstreams: Upstreams::default(),
+        }
+        .render()
+        .unwrap()
+    }
+
+    fn dashboard(rows: Vec<TokenRow>) -> String {
+        dashboard_with(rows, &ListView::default(), None)
+    }
+
+    fn posted(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn new_page(fields: &[(&str, &str)]) -> String {
+        let fields = posted(fields);
+        let problems = check(&fields, &form_to_json(&fields), FormKind::Create, NOW);
+        NewTokenPage {
+            layout: Layout { csrf: Some("c".into()) },
+            form: TokenForm::from_fields(&fields).with_errors(problems),
+            view: &ListView::default(),
         }
         .render()
         .unwrap()
@@ -426,12 +476,11 @@ mod tests {
         let id = "d".repeat(64);
         let html = DashboardPage {
             layout: Layout { csrf: Some("csrf-123".into()) },
-            form: TokenForm::blank(),
             total: 2,
-            tokens: vec![TokenRow::new("ab", &record("fine"), None)],
-            filter: "",
+            tokens: vec![TokenRow::new("ab", &record("fine"), None, NOW)],
+            view: &ListView::default(),
             notice: None,
-            error: None,
+            show_usage: false,
             damaged: vec![id.clone()],
             upstreams: Upstreams::default(),
         }
@@ -467,7 +516,7 @@ mod tests {
     #[test]
     fn user_supplied_text_is_escaped() {
         let evil = "<script>alert(1)</script>\"'&";
-        let html = dashboard(vec![TokenRow::new("ab", &record(evil), None)]);
+        let html = dashboard(vec![row(&record(evil), None)]);
         assert!(!html.contains("<script>alert(1)"), "{html}");
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         let page = LoginPage {
@@ -477,34 +526,65 @@ mod tests {
         .render()
         .unwrap();
         assert!(!page.contains("<script>alert(1)"));
+        let notice = Notice { text: format!("{evil} disabled"), undo_enable: Some(crate::admin::flash::Undo { id: "ab".into(), label: evil.into() }) };
+        let view = ListView::from_pairs(&posted(&[("q", evil)]));
+        let html = dashboard_with(vec![row(&record(evil), None)], &view, Some(notice));
+        assert_eq!(html.matches("<script").count(), 1, "{html}");
+        assert!(!html.contains("\"'&\""), "attribute values are escaped too");
     }
 
     #[test]
     fn the_only_script_is_our_own_file_and_there_are_no_inline_styles_or_handlers() {
-        let html = dashboard(vec![TokenRow::new("ab", &record("x"), Some("2026-11-21"))]);
-        assert_eq!(html.matches("<script").count(), 1);
-        assert!(html.contains(r#"<script src="/admin/assets/admin.js" defer></script>"#));
-        assert!(!html.contains("style="));
-        assert!(!html.contains(" onclick="));
-        for external in [r#"src="http"#, r#"href="http"#, r#"src="//"#, r#"href="//"#] {
-            assert!(!html.contains(external), "nothing loaded from elsewhere: {external}");
+        for html in [dashboard(vec![row(&record("x"), Some("2026-11-21"))]), new_page(&[("label", "")])] {
+            assert_eq!(html.matches("<script").count(), 1);
+            assert!(html.contains(r#"<script src="/admin/assets/admin.js" defer></script>"#));
+            assert!(!html.contains("style="));
+            assert!(!html.contains(" onclick="));
+            for external in [r#"src="http"#, r#"href="http"#, r#"src="//"#, r#"href="//"#] {
+                assert!(!html.contains(external), "nothing loaded from elsewhere: {external}");
+            }
         }
     }
 
     #[test]
-    fn every_state_changing_form_carries_the_csrf_token() {
-        let html = dashboard(vec![TokenRow::new("ab", &record("x"), None)]);
+    fn every_state_changing_form_carries_the_csrf_token_and_the_list_view() {
+        let view = ListView::from_pairs(&posted(&[("q", "ci"), ("sort", "label")]));
+        let notice = Notice { text: "x disabled".into(), undo_enable: Some(crate::admin::flash::Undo { id: "ab".into(), label: "x".into() }) };
+        let html = dashboard_with(vec![row(&record("x"), None)], &view, Some(notice));
         let posts = html.matches(r#"method="post""#).count();
-        assert_eq!(posts, 4, "sign out, create, status, delete");
+        assert_eq!(posts, 4, "sign out, undo, status, delete");
         assert_eq!(html.matches(r#"name="csrf" value="csrf-123""#).count(), posts);
+        assert_eq!(html.matches(r#"<input type="hidden" name="q" value="ci"><input type="hidden" name="sort" value="label">"#).count(), 3);
     }
 
     #[test]
-    fn the_list_shows_last4_providers_status_dates() {
-        let html = dashboard(vec![TokenRow::new("ab", &record("ci runner"), Some("2026-11-20"))]);
-        for needle in ["ci runner", "…WXYZ", "OpenAI", "Gemini", "disabled", "2026-11-21", "2026-11-20", "Enable"] {
+    fn the_list_shows_last4_providers_status_and_times() {
+        let html = dashboard(vec![row(&record("ci runner"), Some("2026-11-20"))]);
+        for needle in ["ci runner", "…WXYZ", "OpenAI", "Gemini", "status off\">disabled", "2026-11-21", "yesterday", "title=\"Last request on 2026-11-20", "title=\"Created 2026-11-21 10:00:00 UTC\"", "Enable"] {
             assert!(html.contains(needle), "{needle}");
         }
+        assert_eq!(html.matches("<h1").count(), 1);
+    }
+
+    #[test]
+    fn every_action_is_named_after_its_token() {
+        let html = dashboard(vec![row(&record("ci-runner"), None)]);
+        for name in ["Edit<span class=\"sr\"> ci-runner</span>", "Enable<span class=\"sr\"> ci-runner</span>", "Delete<span class=\"sr\"> ci-runner</span>"] {
+            assert!(html.contains(name), "{name}");
+        }
+        assert!(html.contains("within about a minute and a half"));
+        assert!(!html.contains("at once for everyone") && !html.contains("lose access at once"));
+    }
+
+    #[test]
+    fn an_expired_token_is_shown_expired() {
+        let mut r = record("old");
+        r.status = Status::Active;
+        r.policy.expires_at = Some("2026-11-01T00:00:00Z".into());
+        let html = dashboard(vec![row(&r, None)]);
+        assert!(html.contains(r#"<span class="status expired">expired</span>"#), "{html}");
+        assert!(html.contains("expired 2026-11-01"));
+        assert!(!html.contains(">active<"));
     }
 
     #[test]
@@ -515,16 +595,46 @@ mod tests {
     }
 
     #[test]
-    fn the_filter_matches_label_provider_status_and_last4() {
-        let row = TokenRow::new("ab", &record("Staging Cluster"), None);
-        for q in ["staging", "GEMINI", "disabled", "wxyz", " cluster "] {
-            assert!(row.matches(q), "{q}");
+    fn the_usage_columns_appear_only_with_usage() {
+        assert!(!dashboard(vec![row(&record("x"), None)]).contains("30 d"));
+        let mut with = row(&record("x"), None);
+        with.usage = Some(crate::admin::list::RowUsage { requests: "12".into(), tokens: "3,400".into(), cost: "$0.12".into(), cost_usd: Some(0.12) });
+        let html = DashboardPage { layout: Layout::default(), total: 1, tokens: vec![with], view: &ListView::default(), notice: None, damaged: Vec::new(), show_usage: true, upstreams: Upstreams::default() }.render().unwrap();
+        for needle in ["Requests <span class=\"muted\">30 d</span>", ">3,400<", ">$0.12<", "Highest spend first"] {
+            assert!(html.contains(needle), "{needle}");
         }
-        assert!(!row.matches("anthropic"));
     }
 
-    fn posted(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    #[test]
+    fn a_refused_form_marks_every_bad_input_and_focuses_the_first() {
+        let html = new_page(&[("label", "kept label"), ("expires_at", "2020-01-01T00:00:00Z"), ("rate_requests", "lots"), ("token", "short")]);
+        assert_eq!(html.matches(r#"aria-invalid="true""#).count(), Provider::all().len() + 3, "every provider box, expiry, rate, token");
+        assert_eq!(html.matches(" autofocus").count(), 1);
+        assert!(html.contains(r#"id="provider-openai" name="providers" value="openai" aria-invalid="true" aria-describedby="providers-error" autofocus"#), "{html}");
+        for id in ["providers-error", "expires_at-error", "rate_requests-error", "token-error"] {
+            assert!(html.contains(&format!(r#"<p class="field-error" id="{id}">"#)), "{id}");
+        }
+        assert!(html.contains(r#"aria-describedby="expires_at-error expires_at-hint""#));
+        assert!(html.contains("Not created: 4 fields need attention."));
+        assert!(html.contains(r#"value="kept label""#) && html.contains(r#"value="lots""#));
+        assert!(!html.contains(r#"value="short""#), "a typed custom token is not sent back");
+        assert!(html.contains("Type it again"));
+        assert!(!html.contains("expires_at:") && !html.contains("rate_limit"), "form words, not API names");
+    }
+
+    #[test]
+    fn hints_are_tied_to_their_inputs_and_no_label_is_overridden() {
+        let html = NewTokenPage { layout: Layout { csrf: Some("c".into()) }, form: TokenForm::blank(), view: &ListView::default() }.render().unwrap();
+        assert!(html.contains("<h1>New token</h1>"));
+        assert_eq!(html.matches("<h1").count(), 1);
+        for id in ["label", "expires_at", "rate_requests", "allowed_models", "allowed_paths", "allowed_ips", "allowed_origins", "token"] {
+            assert!(html.contains(&format!(r#"aria-describedby="{id}-hint""#)), "{id}");
+            assert!(html.contains(&format!(r#"id="{id}-hint""#)), "{id}");
+            assert!(html.contains(&format!(r#"<label for="{id}">"#)), "{id}");
+        }
+        assert!(!html.contains("aria-label="), "visible labels name every input");
+        assert!(html.contains(r#"<label for="rate_per_seconds" class="sr">"#));
+        assert!(html.contains("never (e.g."));
     }
 
     #[test]
@@ -567,7 +677,7 @@ mod tests {
         let form = TokenForm::from_record(&r);
         assert_eq!((form.rate_requests.as_str(), form.allowed_ips.as_str()), ("60", "10.0.0.0/8"));
         assert!(form.rate_windows.iter().any(|&(secs, _, selected)| secs == 60 && selected));
-        let html = dashboard(vec![TokenRow::new("ab", &r, None)]);
+        let html = dashboard(vec![row(&r, None)]);
         for needle in ["expires 2027-01-01", "60 per minute", "models: gpt-4o-mini", "IPs: 10.0.0.0/8"] {
             assert!(html.contains(needle), "{needle}");
         }
@@ -590,6 +700,7 @@ mod tests {
             layout: Layout {
                 csrf: Some("c".into()),
             },
+            id: "ab",
             label: "bot",
             token: "apx_SECRET",
             snippets: client_snippets("https://p", "apx_SECRET", &[Provider::Anthropic]),
@@ -599,6 +710,7 @@ mod tests {
         assert!(html.contains(r#"<code id="new-token">apx_SECRET</code>"#));
         assert!(html.contains(r#"data-copy="new-token""#));
         assert!(html.contains("only time it is shown"));
+        assert!(html.contains(r##"href="/admin#token-ab""##));
     }
 
     #[test]

@@ -71,6 +71,11 @@ impl SessionKey {
         })
     }
 
+    /// A key for another use (sealing one-read cookies), so no two uses ever share a key.
+    pub fn subkey(&self, purpose: &str) -> [u8; 32] {
+        mac(&self.0, &[b"subkey:", purpose.as_bytes()])
+    }
+
     /// The CSRF token for forms rendered in `session`.
     pub fn csrf_token(&self, session: &Session) -> String {
         hex::encode(mac(&self.0, &[b"csrf:", session.nonce.as_bytes()]))

@@ -27,6 +27,20 @@ pub fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Encodes a value for a query string: unreserved characters as they are, a space as `+`,
+/// everything else as `%XX`, so `decode(&encode(s)) == s`.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// All `name=value` pairs, decoded, in order (a name may repeat, as checkboxes do).
 pub fn parse(body: &str) -> Vec<(String, String)> {
     body.split('&')
@@ -59,6 +73,14 @@ mod tests {
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("%zz"), "%zz");
         assert_eq!(decode("%2"), "%2");
+    }
+
+    #[test]
+    fn encode_is_undone_by_decode() {
+        for s in ["plain", "a b&c=d", "100% <ok>", "✓ ünï", "#frag?x", ""] {
+            assert_eq!(decode(&encode(s)), s, "{s}");
+        }
+        assert_eq!(encode("a b&c"), "a+b%26c");
     }
 
     #[test]

@@ -73,8 +73,9 @@ test("sign in, create, use, disable, enable, delete", async () => {
   const old = await stack.createToken({ label: "old demo app", providers: ["openai"] });
   await stack.admin("PATCH", `/admin/api/tokens/${old.id}`, { status: "disabled" });
 
-  // Create one through the form.
+  // Create one through the form, on its own page.
   await page.reload();
+  await page.getByRole("link", { name: "New token" }).first().click();
   await page.getByLabel("Label").fill("ci-runner");
   await page.getByLabel("Anthropic").uncheck();
   await page.getByRole("button", { name: "Create token" }).click();

@@ -66,8 +66,11 @@ describe("with a working store", () => {
     expect((await ui.post("/admin/login", { password: "not it" }, { client })).status).toBe(401);
     const { cookie, csrf } = await ui.signIn({ client });
     const created = await ui.post("/admin/tokens", [["csrf", csrf], ["label", "from the dashboard"], ["providers", "gemini"]], { cookie, client });
-    expect(created.status).toBe(201);
-    const token = created.text.match(/apx_[0-9A-Za-z]{39}/)[0];
+    // Post, redirect, show once: the new token is read from the page the redirect leads to.
+    expect(created.status).toBe(303);
+    const sealed = created.cookies.find((c) => c.startsWith("apx_created=")).split(";")[0];
+    const shown = await ui.send("/admin/created", { cookie: `${cookie}; ${sealed}`, client });
+    const token = shown.text.match(/apx_[0-9A-Za-z]{39}/)[0];
     const id = tokenId(token);
     expect((await ui.post(`/admin/tokens/${id}/status`, { csrf, status: "disabled" }, { cookie, client })).status).toBe(303);
     expect((await ui.post(`/admin/tokens/${id}/status`, { csrf, status: "active" }, { cookie, client })).status).toBe(303);

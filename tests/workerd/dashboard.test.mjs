@@ -82,6 +82,23 @@ async function apiCount() {
 }
 const rows = (html) => html.match(/<tr data-search=/g)?.length ?? 0;
 
+// A create is post-redirect-get: the post answers 303 to /admin/created with the new token sealed
+// in a one-read cookie, and that page shows it. Returns the redirect and the page it leads to.
+function cookieFrom(res, name) {
+  const set = res.cookies.find((c) => c.startsWith(`${name}=`));
+  return set ? set.split(";")[0] : null;
+}
+async function createViaForm(fields, cookie, opts = {}) {
+  const res = await post("/admin/tokens", fields, { cookie, ...opts });
+  if (res.status !== 303) return { res, page: null, token: null };
+  expect(res.location).toBe("/admin/created");
+  const created = cookieFrom(res, "apx_created");
+  expect(created).toBeTruthy();
+  const page = await get("/admin/created", { cookie: `${cookie}; ${created}` });
+  const token = page.text.match(/<code id="new-token">([^<]+)<\/code>/)?.[1] ?? null;
+  return { res, page, token, created };
+}
+
 function chat(token, extra = {}) {
   return fetch(`${stack.url}/v1/chat/completions`, {
     method: "POST",
@@ -344,10 +361,9 @@ describe("routes", () => {
     expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);
   });
 
-  test("create from the form: 201 with the token once and snippets for the chosen providers only", async () => {
-    const res = await post("/admin/tokens", [["csrf", session.csrf], ["label", "form made"], ["providers", "openai"], ["providers", "gemini"]], { cookie: session.cookie });
-    expect(res.status).toBe(201);
-    const token = res.text.match(/<code id="new-token">([^<]+)<\/code>/)[1];
+  test("create from the form: 303 to a page with the token once and snippets for the chosen providers only", async () => {
+    const { page: res, token } = await createViaForm([["csrf", session.csrf], ["label", "form made"], ["providers", "openai"], ["providers", "gemini"]], session.cookie);
+    expect(res.status).toBe(200);
     expect(token).toMatch(/^apx_[0-9A-Za-z]{39}$/);
     expect(res.text).toContain("only time it is shown");
     expect(res.text).toContain('data-copy="new-token"');
@@ -362,9 +378,9 @@ describe("routes", () => {
   test("create with a custom token; a duplicate or invalid one is refused with 400 and nothing made", async () => {
     const custom = `custom-token-${randomBytes(8).toString("hex")}`;
     const form = (token, label = "custom") => [["csrf", session.csrf], ["label", label], ["providers", "anthropic"], ["token", token]];
-    const res = await post("/admin/tokens", form(custom), { cookie: session.cookie });
-    expect(res.status).toBe(201);
-    expect(res.text).toContain(`<code id="new-token">${custom}</code>`);
+    const { res, token } = await createViaForm(form(custom), session.cookie);
+    expect(res.status).toBe(303);
+    expect(token).toBe(custom);
     const before = await apiCount();
     for (const [token, message] of [[custom, "already in use"], ["short", "at least 24"], ["apx_notagenuinegeneratedtoken00000000000", "reserved"]]) {
       const again = await post("/admin/tokens", form(token, "dup"), { cookie: session.cookie });
@@ -381,7 +397,7 @@ describe("routes", () => {
     for (const fields of invalid) {
       const bad = await post("/admin/tokens", fields, { cookie: session.cookie });
       expect(bad.status).toBe(400);
-      expect(bad.text).toContain("Not created.");
+      expect(bad.text).toContain("Not created:");
     }
     expect(await apiCount()).toBe(before);
   });
@@ -394,11 +410,11 @@ describe("routes", () => {
     expect(page.text).toContain(`…${token.slice(-4)}`);
     const saved = await post(`/admin/tokens/${id}`, [["csrf", session.csrf], ["label", "after edit"], ["providers", "anthropic"]], { cookie: session.cookie });
     expect(saved.status).toBe(303);
-    expect(saved.location).toBe("/admin");
+    expect(saved.location).toBe(`/admin#token-${id}`);
     expect(await apiToken(id)).toMatchObject({ label: "after edit", providers: ["anthropic"] });
     const refused = await post(`/admin/tokens/${id}`, [["csrf", session.csrf], ["label", "no providers left"]], { cookie: session.cookie });
     expect(refused.status).toBe(400);
-    expect(refused.text).toContain("Not saved.");
+    expect(refused.text).toContain("Not saved:");
     expect(refused.text).toContain('value="no providers left"');
     expect(await apiToken(id)).toMatchObject({ label: "after edit", providers: ["anthropic"] });
   });
@@ -526,10 +542,9 @@ describe("escaping", () => {
 
   test("a hostile label renders as text on the created page, the list, the edit and delete pages", async () => {
     const { cookie, csrf } = await signIn();
-    const created = await post("/admin/tokens", [["csrf", csrf], ["label", hostile], ["providers", "openai"]], { cookie });
-    expect(created.status).toBe(201);
+    const { page: created, token } = await createViaForm([["csrf", csrf], ["label", hostile], ["providers", "openai"]], cookie);
+    expect(created.status).toBe(200);
     expectInert(created.text, "created");
-    const token = created.text.match(/<code id="new-token">([^<]+)<\/code>/)[1];
     const id = tokenId(token);
     expect((await apiToken(id)).label).toBe(hostile);
     expectInert((await get("/admin", { cookie })).text, "list");
@@ -550,10 +565,9 @@ describe("escaping", () => {
 });
 
 describe("the plaintext token", () => {
-  test("appears only in the response right after creation", async () => {
+  test("appears only on the page the create redirects to, once", async () => {
     const { cookie, csrf } = await signIn();
-    const created = await post("/admin/tokens", [["csrf", csrf], ["label", "sentinel"], ["providers", "openai"], ["providers", "anthropic"], ["providers", "gemini"]], { cookie });
-    const token = created.text.match(/<code id="new-token">([^<]+)<\/code>/)[1];
+    const { res: redirect, page: created, token } = await createViaForm([["csrf", csrf], ["label", "sentinel"], ["providers", "openai"], ["providers", "anthropic"], ["providers", "gemini"]], cookie);
     const id = tokenId(token);
     expect(created.text.split(token).length - 1).toBeGreaterThanOrEqual(2); // the token and its snippets
     // Use it through each provider, so it passes every code path that sees it.
@@ -564,6 +578,8 @@ describe("the plaintext token", () => {
     expect(gemini.status).toBe(200);
     await until("last use recorded", async () => (await apiToken(id))?.last_used);
     const elsewhere = {
+      redirect: JSON.stringify([redirect.status, redirect.location, redirect.cookies, redirect.text]),
+      createdAgain: (await get("/admin/created", { cookie })).text,
       list: (await get("/admin", { cookie })).text,
       filtered: (await get("/admin?q=sentinel", { cookie })).text,
       edit: (await get(`/admin/tokens/${id}`, { cookie })).text,
@@ -585,12 +601,112 @@ describe("the plaintext token", () => {
   });
 });
 
+describe("post-redirect-get: the created token and the notices ride in sealed one-read cookies", () => {
+  let session;
+  beforeAll(async () => { session = await signIn(); });
+  const form = (label, extra = []) => [["csrf", session.csrf], ["label", label], ["providers", "openai"], ...extra];
+
+  test("the created page shows the token to its session once, and clears the cookie", async () => {
+    const before = await apiCount();
+    const { res, page, token, created } = await createViaForm(form("prg once"), session.cookie);
+    expect(await apiCount()).toBe(before + 1);
+    // The cookie carries the token sealed, not in the clear, and only to /admin/created.
+    expect(created).not.toContain(token);
+    expect(created).not.toContain(token.slice(4, -4));
+    const attrs = res.cookies.find((c) => c.startsWith("apx_created=")).split(";").map((a) => a.trim()).slice(1).sort();
+    expect(attrs).toEqual(["HttpOnly", "Max-Age=120", "Path=/admin/created", "SameSite=Strict", "Secure"]);
+    expect(res.text).toBe("");
+    // Reading it clears it.
+    expect(page.cookies).toEqual([expect.stringMatching(/^apx_created=; Path=\/admin\/created; .*Max-Age=0$/)]);
+    expect(page.headers.get("cache-control")).toBe("no-store");
+    // A reload (the browser no longer has the cookie): nothing shown, nothing created.
+    const reload = await get("/admin/created", { cookie: session.cookie });
+    expect(reload.status).toBe(410);
+    expect(reload.text).toContain("Already shown");
+    expect(reload.text).not.toContain(token);
+    expect(await apiCount()).toBe(before + 1);
+    // Another session, or a tampered cookie, cannot open it.
+    const other = await signIn();
+    const theirs = await get("/admin/created", { cookie: `${other.cookie}; ${created}` });
+    expect(theirs.status).toBe(410);
+    expect(theirs.text).not.toContain(token);
+    const tampered = created.replace(/.$/, (c) => (c === "0" ? "1" : "0"));
+    expect((await get("/admin/created", { cookie: `${session.cookie}; ${tampered}` })).status).toBe(410);
+  });
+
+  test("a past expiry is refused by the form at its field; the API still accepts one", async () => {
+    const before = await apiCount();
+    const res = await post("/admin/tokens", form("dead on arrival", [["expires_at", "2020-01-01T00:00:00Z"], ["rate_requests", "0"]]), { cookie: session.cookie });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain("Not created: 2 fields need attention.");
+    expect(res.text).toMatch(/id="expires_at"[^>]*aria-describedby="expires_at-error expires_at-hint" aria-invalid="true" autofocus/);
+    expect(res.text).toMatch(/<p class="field-error" id="expires_at-error">Expires is in the past \(2020-01-01 00:00:00 UTC\)/);
+    expect(res.text).toMatch(/id="rate_requests"[^>]*aria-invalid="true"/);
+    expect(res.text).toContain('value="2020-01-01T00:00:00Z"');
+    expect(await apiCount()).toBe(before);
+    const api = await stack.admin("POST", "/admin/api/tokens", { label: "api past", providers: ["openai"], expires_at: "2020-01-01T00:00:00Z" });
+    expect(api.status).toBe(201);
+    expect((await get("/admin?q=api+past", { cookie: session.cookie })).text).toContain('<span class="status expired">expired</span>');
+  });
+
+  test("Disable from a filtered, sorted list: back to it at the row, with a notice and its Undo, shown once", async () => {
+    const { id } = await stack.createToken({ label: "notice probe" });
+    const res = await post(`/admin/tokens/${id}/status`, { csrf: session.csrf, status: "disabled", q: "notice pro", sort: "label" }, { cookie: session.cookie });
+    expect(res.status).toBe(303);
+    expect(res.location).toBe(`/admin?q=notice+pro&sort=label#token-${id}`);
+    const notice = cookieFrom(res, "apx_notice");
+    expect(notice).not.toContain("notice probe");
+    const list = await get("/admin?q=notice+pro&sort=label", { cookie: `${session.cookie}; ${notice}` });
+    expect(list.text).toContain("notice probe disabled: the proxy refuses it from now on.");
+    expect(list.text).toMatch(new RegExp(`action="/admin/tokens/${id}/status">[\\s\\S]*?name="status" value="active">\\s*<button type="submit">Undo<span class="sr"> \\(enable notice probe again\\)`));
+    expect(list.cookies).toEqual([expect.stringMatching(/^apx_notice=; Path=\/admin; .*Max-Age=0$/)]);
+    expect(list.text).toContain('id="filter" name="q" type="search" value="notice pro"');
+    expect((await get("/admin", { cookie: session.cookie })).text).not.toContain("notice probe disabled");
+    // Undo.
+    const undo = await post(`/admin/tokens/${id}/status`, { csrf: session.csrf, status: "active", q: "notice pro", sort: "label" }, { cookie: session.cookie });
+    const after = await get("/admin?q=notice+pro", { cookie: `${session.cookie}; ${cookieFrom(undo, "apx_notice")}` });
+    expect(after.text).toContain("notice probe enabled: it works again.");
+    expect((await apiToken(id)).status).toBe("active");
+  });
+
+  test("save and delete say what changed; delete lands on the neighbouring row; the way back is always /admin", async () => {
+    const a = await stack.createToken({ label: "neighbour a" });
+    const b = await stack.createToken({ label: "neighbour b" });
+    const saved = await post(`/admin/tokens/${a.id}`, form("neighbour a", [["rate_requests", "5"], ["rate_per_seconds", "3600"], ["allowed_models", "gpt-4o-mini"]]), { cookie: session.cookie });
+    const shown = await get("/admin", { cookie: `${session.cookie}; ${cookieFrom(saved, "apx_notice")}` });
+    expect(shown.text).toContain("neighbour a saved: providers, rate limit and models changed.");
+    const gone = await post(`/admin/tokens/${b.id}/delete`, { csrf: session.csrf, confirm: "yes", neighbour: a.id, q: "neighbour" }, { cookie: session.cookie });
+    expect(gone.location).toBe(`/admin?q=neighbour#token-${a.id}`);
+    const told = await get("/admin?q=neighbour", { cookie: `${session.cookie}; ${cookieFrom(gone, "apx_notice")}` });
+    expect(told.text).toContain(`neighbour b (…${b.token.slice(-4)}) deleted.`);
+    // Whatever is posted, the redirect stays on /admin: the filter is encoded, a bad row id dropped.
+    const odd = await post(`/admin/tokens/${a.id}/status`, { csrf: session.csrf, status: "disabled", q: "//evil.example/#x", sort: "https://evil.example" }, { cookie: session.cookie });
+    expect(odd.location).toBe(`/admin?q=%2F%2Fevil.example%2F%23x#token-${a.id}`);
+    const c = await stack.createToken({ label: "neighbour c" });
+    const bad = await post(`/admin/tokens/${c.id}/delete`, { csrf: session.csrf, confirm: "yes", neighbour: "../../evil" }, { cookie: session.cookie });
+    expect(bad.location).toBe("/admin");
+  });
+
+  test("an edit with several mistakes lists them all, each at its field, and keeps what was typed", async () => {
+    const { id } = await stack.createToken({ label: "many mistakes", providers: ["openai"] });
+    const res = await post(`/admin/tokens/${id}`, [["csrf", session.csrf], ["label", ""], ["allowed_origins", "app.example.com"], ["allowed_paths", "v1/chat"]], { cookie: session.cookie });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain("Not saved: 4 fields need attention.");
+    for (const id of ["label-error", "providers-error", "allowed_paths-error", "allowed_origins-error"]) expect(res.text).toContain(`id="${id}"`);
+    expect(res.text).toContain("Give the token a label");
+    expect(res.text).toContain("Tick at least one provider");
+    expect(res.text).toContain("app.example.com</textarea>");
+    expect(res.text).not.toMatch(/allowed_origins:|allowed_paths:/);
+    expect((await apiToken(id)).label).toBe("many mistakes");
+  });
+});
+
 describe("last used", () => {
   test("after a proxied request the list shows today; more requests do not write KV again", async () => {
     const { id, token } = await stack.createToken({ label: "last-used-probe", providers: ["openai"] });
     const { cookie } = await signIn();
     const row = async () => (await get("/admin?q=last-used-probe", { cookie })).text.match(/<tr data-search=[\s\S]*?<\/tr>/)[0];
-    expect(await row()).toMatch(/<td[^>]*>never<\/td>/);
+    expect(await row()).toMatch(/<td class="used"[^>]*><span title="No request with this token yet">never<\/span><\/td>/);
     const kv = await stack.mf.getKVNamespace("TOKENS");
     expect(await kv.get(`used:${id}`)).toBeNull();
 
@@ -600,8 +716,8 @@ describe("last used", () => {
     const dayAfter = utcDay();
     expect([dayBefore, dayAfter]).toContain(stored.value);
     expect(stored.metadata).toBe(stored.value);
-    expect(await row()).toMatch(new RegExp(`<td[^>]*>${stored.value}</td>`));
-    expect((await get(`/admin/tokens/${id}`, { cookie })).text).toContain(`last used ${stored.value}`);
+    expect(await row()).toMatch(new RegExp(`<time datetime="${stored.value}" title="Last request on ${stored.value} \\(UTC; recorded by the day\\)">today</time>`));
+    expect((await get(`/admin/tokens/${id}`, { cookie })).text).toContain(`today (${stored.value})`);
 
     // Mark the stored value; a further write for today would replace the mark.
     const mark = `${stored.value}~mark`;
@@ -649,7 +765,7 @@ describe("hundreds of tokens", () => {
 
 test("every admin response carried the security headers", () => {
   const statuses = new Set(seen.map((r) => r.status));
-  for (const s of [200, 201, 303, 400, 401, 403, 404, 405, 429, 503]) expect(statuses.has(s), `saw a ${s}`).toBe(true);
+  for (const s of [200, 303, 400, 401, 403, 404, 405, 410, 429, 503]) expect(statuses.has(s), `saw a ${s}`).toBe(true);
   expect(seen.some((r) => r.path.startsWith("/admin/assets/"))).toBe(true);
   expect(seen.some((r) => r.path.startsWith("/admin/api/"))).toBe(true);
   for (const r of seen) {

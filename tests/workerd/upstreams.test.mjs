@@ -143,8 +143,9 @@ describe("the provider table", () => {
     expect(html).toContain(`${stack.url}/groq/openai/v1`);
     expect(html).toContain(`…${stack.realKeys.groq.slice(-4)}`);
     for (const key of Object.values(stack.realKeys)) expect(html).not.toContain(key);
-    // The create form offers them all.
-    for (const name of ALL) expect(html).toContain(`name="providers" value="${name}"`);
+    // The create form (on its own page) offers them all.
+    const form = await (await fetch(`${stack.url}/admin/new`, { headers: { cookie } })).text();
+    for (const name of ALL) expect(form).toContain(`name="providers" value="${name}"`);
   });
 });
 
