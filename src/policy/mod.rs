@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cidr;
 pub mod cors;
 pub mod fixed_window;
+pub mod model_scan;
 pub mod rules;
 
 #[cfg(target_arch = "wasm32")]

@@ -184,21 +184,14 @@ pub fn model_from_path(provider: Provider, upstream_path: &str) -> Option<&str> 
     (!model.is_empty() && !model.contains(['/', '%'])).then_some(model)
 }
 
-#[derive(Deserialize)]
-struct ModelField {
-    model: Option<String>,
-}
-
-/// The top-level `"model"` string of a JSON object body. Everything else is skipped without being
-/// kept. `None` when the body is not a JSON object, has no string model, or names it twice (the
-/// upstream might read the other one). Gemini's `models/` prefix is dropped, as in the path.
+/// The top-level `"model"` string of a JSON object body (see [`model_scan`], which also reads a
+/// body chunk by chunk as it streams). `None` when the body is not a JSON object, has no string
+/// model, or names it twice (the upstream might read the other one). Gemini's `models/` prefix is
+/// dropped, as in the path.
+///
+/// [`model_scan`]: crate::policy::model_scan
 pub fn model_from_json(body: &[u8]) -> Option<String> {
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    let model = serde_json::from_slice::<ModelField>(body).ok()?.model?;
-    let model = model.strip_prefix("models/").unwrap_or(&model);
-    (!model.is_empty()).then(|| model.to_string())
+    crate::policy::model_scan::model_of(body)
 }
 
 /// A duration the way OpenAI writes `x-ratelimit-reset-requests` (Go's format: `1s`, `6m0s`,

@@ -4,9 +4,10 @@
 use crate::proxy::provider::{is_gemini_openai_compat, Provider, WS_KEY_PROTOCOL_PREFIX};
 use crate::upstream::table::KeySlot;
 
-/// Every slot a client may put a credential in. All are removed on every request, whichever one
-/// held the token, so a second credential can never ride along to the provider.
-pub const CREDENTIAL_HEADERS: [&str; 5] = ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "xi-api-key"];
+/// Every header a client may put a credential in. All are removed on every request, whichever one
+/// held the token, so a second credential can never ride along to the provider. `api-key` is
+/// Azure OpenAI's slot: removed whatever the provider, as an upstream behind a gateway might read it.
+pub const CREDENTIAL_HEADERS: [&str; 6] = ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "xi-api-key", "api-key"];
 
 /// Headers that would tell the provider about the client (address, cookies, the page it runs on)
 /// or that only make sense on one hop. `host` is set by the runtime from the upstream URL. The
@@ -72,12 +73,38 @@ pub fn drop_request_header_for(provider: Provider, name: &str) -> bool {
 }
 
 /// The query string without any `key` parameter; everything else stays byte for byte, in order.
+///
+/// A parameter is a key when its name, percent-decoded and compared ignoring case, is `key`
+/// (`KEY=`, `%6Bey=`, and `key%3D...`, whose decoded name holds the `=`). `;` separates
+/// parameters too, as some servers read it, so `a=1;key=x` loses `key=x` and keeps `a=1`.
 pub fn strip_key_param(query: &str) -> String {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty() && *pair != "key" && !pair.starts_with("key="))
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut out = String::with_capacity(query.len());
+    for pair in query.split('&') {
+        let kept: Vec<&str> = pair.split(';').filter(|p| !p.is_empty() && !is_key_param(p)).collect();
+        if kept.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(&kept.join(";"));
+    }
+    out
+}
+
+fn is_key_param(param: &str) -> bool {
+    let raw_name = param.split_once('=').map_or(param, |(name, _)| name);
+    let name = crate::common::urlencoded::decode(raw_name);
+    let name = name.split_once('=').map_or(name.as_str(), |(name, _)| name);
+    name.trim().eq_ignore_ascii_case("key")
+}
+
+/// Whether a `Sec-WebSocket-Protocol` entry carries a key. The prefix is matched ignoring case, as
+/// a server comparing it loosely would still read the key.
+fn is_key_protocol(protocol: &str) -> bool {
+    protocol
+        .get(..WS_KEY_PROTOCOL_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(WS_KEY_PROTOCOL_PREFIX))
 }
 
 /// `Sec-WebSocket-Protocol` without the entries that carry a key; `None` when nothing is left.
@@ -85,7 +112,7 @@ pub fn strip_websocket_key_protocols(value: &str) -> Option<String> {
     let kept: Vec<&str> = value
         .split(',')
         .map(str::trim)
-        .filter(|p| !p.is_empty() && !p.starts_with(WS_KEY_PROTOCOL_PREFIX))
+        .filter(|p| !p.is_empty() && !is_key_protocol(p))
         .collect();
     (!kept.is_empty()).then(|| kept.join(", "))
 }
@@ -96,7 +123,7 @@ mod tests {
 
     #[test]
     fn every_credential_slot_is_dropped() {
-        for h in ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "xi-api-key"] {
+        for h in ["authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "xi-api-key", "api-key"] {
             assert!(drop_request_header(h), "{h}");
         }
     }
@@ -178,12 +205,51 @@ mod tests {
     }
 
     #[test]
+    fn key_parameter_is_found_in_any_case_and_encoding() {
+        assert_eq!(strip_key_param("KEY=t&a=1"), "a=1");
+        assert_eq!(strip_key_param("Key=t"), "");
+        assert_eq!(strip_key_param("%6Bey=t&a=1"), "a=1");
+        assert_eq!(strip_key_param("%6B%65%79=t"), "");
+        assert_eq!(strip_key_param("a=1&key%3Dt"), "a=1");
+        assert_eq!(strip_key_param("a=1&%4B%45%59%3Dt=u"), "a=1");
+        assert_eq!(strip_key_param("+key=t&b=2"), "b=2");
+        assert_eq!(strip_key_param("key%20=t&b=2"), "b=2");
+    }
+
+    #[test]
+    fn semicolons_separate_parameters_too() {
+        assert_eq!(strip_key_param("a=1;key=t"), "a=1");
+        assert_eq!(strip_key_param("key=t;a=1&b=2"), "a=1&b=2");
+        assert_eq!(strip_key_param("a=1;b=2&c=3"), "a=1;b=2&c=3");
+        assert_eq!(strip_key_param(";key=t;"), "");
+    }
+
+    #[test]
+    fn parameters_merely_like_key_stay() {
+        assert_eq!(strip_key_param("keyring=1&monkey=2&key_id=3&akey=4"), "keyring=1&monkey=2&key_id=3&akey=4");
+        assert_eq!(strip_key_param("q=key%3Dx&x=key"), "q=key%3Dx&x=key");
+        assert_eq!(strip_key_param("%zz=1&k%65yring=2"), "%zz=1&k%65yring=2");
+    }
+
+    #[test]
     fn websocket_key_protocol_is_removed() {
         assert_eq!(
             strip_websocket_key_protocols("realtime, openai-insecure-api-key.tok, openai-beta.realtime-v1").as_deref(),
             Some("realtime, openai-beta.realtime-v1")
         );
         assert_eq!(strip_websocket_key_protocols("openai-insecure-api-key.tok"), None);
+    }
+
+    #[test]
+    fn websocket_key_protocol_is_removed_in_any_case() {
+        assert_eq!(strip_websocket_key_protocols("OPENAI-INSECURE-API-KEY.tok"), None);
+        assert_eq!(strip_websocket_key_protocols("realtime,OpenAI-Insecure-Api-Key.tok").as_deref(), Some("realtime"));
+        assert_eq!(
+            strip_websocket_key_protocols(" openai-insecure-api-key.a ,realtime, openai-insecure-api-key.b").as_deref(),
+            Some("realtime")
+        );
+        assert_eq!(strip_websocket_key_protocols("openai-insecure-api-key").as_deref(), Some("openai-insecure-api-key"));
+        assert_eq!(strip_websocket_key_protocols(" , ").as_deref(), None);
     }
 
     #[test]

@@ -8,15 +8,17 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, Context, Env};
+use worker::{Context, Env};
 use worker::web_sys::{self, Headers, ResponseInit};
 
 use crate::proxy::credentials::{connection_listed, drop_request_header_for, strip_key_param, strip_websocket_key_protocols, DROPPED_RESPONSE_HEADERS};
 use crate::upstream::failover::{self, Outbound};
 use crate::upstream::{region, region_relay, replay};
 use crate::proxy::error_body::{error_body, error_shape, ErrorKind};
-use crate::policy::rules::{model_from_json, model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
+use crate::policy::rules::{model_from_path, rate_limit_headers, Policy, PolicyRefusal, RequestFacts, MAX_MODEL_BODY_BYTES};
+use crate::proxy::model_gate::{self, GateError, Gated};
 use crate::proxy::provider::{detect, Detected, Detection, Inbound, Provider};
+use crate::proxy::request_log::RequestLog;
 use crate::tokens::token::{self, Refusal, TokenRecord};
 use crate::runtime::{json_response, now_unix};
 use crate::tokens::store::TokenStore;
@@ -33,6 +35,9 @@ pub struct ProxyError {
     pub kind: ErrorKind,
     pub message: String,
     pub headers: ExtraHeaders,
+    /// A request body still arriving, read to its end while this answer is sent (see
+    /// `model_gate::answer_while_draining`).
+    pub unread_body: Option<web_sys::ReadableStream>,
 }
 
 impl ProxyError {
@@ -42,6 +47,7 @@ impl ProxyError {
             kind,
             message: message.into(),
             headers: Vec::new(),
+            unread_body: None,
         }
     }
 
@@ -49,8 +55,12 @@ impl ProxyError {
         ProxyError::new(shape, refusal.kind(), refusal.message())
     }
 
-    pub fn into_response(self) -> web_sys::Response {
-        let response = json_response(self.kind.status(), &error_body(self.shape, self.kind, &self.message));
+    pub fn into_response(self, ctx: &Context) -> web_sys::Response {
+        let body = error_body(self.shape, self.kind, &self.message);
+        let response = match self.unread_body {
+            Some(unread) => model_gate::answer_while_draining(self.kind.status(), &body, unread, ctx),
+            None => json_response(self.kind.status(), &body),
+        };
         set_headers(&response.headers(), &self.headers);
         response
     }
@@ -78,15 +88,28 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &
     }
     // A browser page may read whatever we answer, errors included, so it can show why it failed.
     let cors_headers = origin.as_deref().map(cors::response_headers).unwrap_or_default();
-    match forward(req, url, origin.as_deref(), env, ctx).await {
+    let mut log = RequestLog::for_request(header(&req.headers(), "cf-ray").as_deref());
+    match forward(req, url, origin.as_deref(), env, ctx, &mut log).await {
         Ok((response, mut extra)) => {
+            log.info("forwarded", Some(response.status()), "");
             extra.extend(cors_headers);
             finish(response, &extra)
         }
         Err(mut e) => {
+            log_refusal(&log, &e);
             e.headers.extend(cors_headers);
-            e.into_response()
+            e.into_response(ctx)
         }
+    }
+}
+
+/// One line per answer the proxy makes itself: a 4xx is the client's to fix, a 5xx the operator's.
+fn log_refusal(log: &RequestLog, e: &ProxyError) {
+    let status = e.kind.status();
+    if status >= 500 {
+        log.warn("refused", Some(status), &e.message);
+    } else {
+        log.info("refused", Some(status), &e.message);
     }
 }
 
@@ -107,6 +130,7 @@ async fn forward(
     origin: Option<&str>,
     env: &Env,
     ctx: &Context,
+    log: &mut RequestLog,
 ) -> Result<(web_sys::Response, ExtraHeaders), ProxyError> {
     let inbound = req.headers();
     let path = url.pathname();
@@ -139,8 +163,10 @@ async fn forward(
             ))
         }
     };
+    log.set_provider(detected.provider);
+    log.redact(&detected.token);
     let shape = error_shape(Some(detected.provider), &detected.upstream_path);
-    let (id, record) = authorize(&detected, env, shape).await?;
+    let (id, record) = authorize(&detected, env, shape, log).await?;
     let policy = &record.policy;
     let client_ip = header(&inbound, "cf-connecting-ip");
     policy
@@ -160,12 +186,12 @@ async fn forward(
             HandshakeModel::Missing => policy.check_model(None),
         };
         checked.map_err(|r| ProxyError::policy(shape, r))?;
-        None
+        Body::Plain(None)
     } else {
         request_body(&req, policy, &detected, shape).await?
     };
-    let extra = count_request(&id, policy, env, shape).await?;
-    note_use(id.clone(), env, ctx);
+    let extra = count_request(&id, policy, env, shape, log).await?;
+    note_use(id.clone(), env, ctx, log.clone());
 
     let provider = detected.provider;
     let not_configured = || {
@@ -176,20 +202,10 @@ async fn forward(
         )
     };
     let pool = failover::pool(env, provider).ok_or_else(not_configured)?;
+    for key in &pool.keys {
+        log.redact(&key.key);
+    }
 
-    let has_body = body.is_some();
-    // Bytes already read (a model-restricted token's body) can always be sent again.
-    let replayable = body.as_ref().is_some_and(|b| !b.is_instance_of::<web_sys::ReadableStream>())
-        || replay::replayable(has_body, header(&inbound, "content-length").as_deref());
-    let region_retry = region::retry_enabled(provider.spec(), env.var(region::REGION_RETRY_VAR).ok().map(|v| v.to_string()).as_deref());
-    let out = Outbound {
-        provider,
-        url: upstream_url(env, provider, &detected.upstream_path, query),
-        method: req.method(),
-        headers: upstream_headers(&inbound, websocket_protocol.as_deref(), provider, websocket),
-        upstream_path: detected.upstream_path.clone(),
-        replayable,
-    };
     let unreachable = || {
         ProxyError::new(
             shape,
@@ -197,9 +213,25 @@ async fn forward(
             format!("The {} API could not be reached through the proxy.", provider.display_name()),
         )
     };
-    let answered = failover::send(&out, body, &pool, region_retry).await.map_err(|_| unreachable())?;
-    let response = region_relay::unless_refused(env, &out, answered).await.map_err(|e| {
-        console_error!("region relay failed: {e}");
+    let body = match body {
+        Body::Plain(body) => body,
+        Body::Gated(gate) => {
+            let out = outbound(&req, url_parts(env, &detected, query), &inbound, websocket_protocol.as_deref(), provider, &detected, false, false);
+            return send_gated(&out, gate, &pool, policy, shape, log).await.map(|r| (r, extra));
+        }
+    };
+    let has_body = body.is_some();
+    // Bytes already read (a model-restricted token's short body) can always be sent again.
+    let replayable = body.as_ref().is_some_and(|b| !b.is_instance_of::<web_sys::ReadableStream>())
+        || replay::replayable(has_body, header(&inbound, "content-length").as_deref());
+    let region_retry = region::retry_enabled(provider.spec(), env.var(region::REGION_RETRY_VAR).ok().map(|v| v.to_string()).as_deref());
+    let out = outbound(&req, url_parts(env, &detected, query), &inbound, websocket_protocol.as_deref(), provider, &detected, replayable, websocket);
+    let answered = failover::send(&out, body, &pool, region_retry, log).await.map_err(|reason| {
+        log.error("upstream_unreachable", &reason);
+        unreachable()
+    })?;
+    let response = region_relay::unless_refused(env, &out, answered, log).await.map_err(|e| {
+        log.error("region_relay_failed", &e.to_string());
         unreachable()
     })?;
     if let Some(socket) = websocket.then(|| pump::upstream_socket(&response)).flatten() {
@@ -211,7 +243,7 @@ async fn forward(
             model: handshake::model_from_query(endpoint, query),
         };
         let opened = pump::open(&response, socket, websocket_protocol.as_deref(), session, env).map_err(|e| {
-            console_error!("websocket session could not start: {:?}", e.as_string());
+            log.error("websocket_not_started", &e.as_string().unwrap_or_default());
             ProxyError::new(shape, ErrorKind::BadGateway, "The WebSocket session could not be relayed.")
         })?;
         return Ok((opened, extra));
@@ -219,84 +251,118 @@ async fn forward(
     Ok((response, extra))
 }
 
+fn url_parts(env: &Env, detected: &Detected, query: &str) -> String {
+    upstream_url(env, detected.provider, &detected.upstream_path, query)
+}
+
+fn outbound(
+    req: &web_sys::Request,
+    url: String,
+    inbound: &Headers,
+    websocket_protocol: Option<&str>,
+    provider: Provider,
+    detected: &Detected,
+    replayable: bool,
+    websocket: bool,
+) -> Outbound {
+    Outbound {
+        provider,
+        url,
+        method: req.method(),
+        headers: upstream_headers(inbound, websocket_protocol, provider, websocket),
+        upstream_path: detected.upstream_path.clone(),
+        replayable,
+    }
+}
+
+/// A model-scoped body checked while it streams: one attempt (a stream cannot be sent twice),
+/// with the pool's first usable key, and the upstream's answer only after the model is allowed.
+async fn send_gated(
+    out: &Outbound,
+    gate: model_gate::Streaming,
+    pool: &crate::upstream::key_pool::KeyPool,
+    policy: &Policy,
+    shape: Option<Provider>,
+    log: &RequestLog,
+) -> Result<web_sys::Response, ProxyError> {
+    let key = &pool.keys[failover::pick(out.provider, pool)].key;
+    let init = failover::request_init(out, key, Some(&gate.upstream_body().into()));
+    init.set_signal(Some(&gate.signal()));
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let pending = JsFuture::from(global.fetch_with_str_and_init(&out.url, &init));
+    // The upstream's answer waits for the decision, so a refused model never reaches the client.
+    if let Err(e) = gate.run(policy).await {
+        let _ = pending.await; // aborted: settles at once
+        return Err(gate_error(shape, e));
+    }
+    let response = pending.await.map_err(|e| {
+        // fetch rejects with a TypeError, not a string: its message is the reason worth logging.
+        let reason = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string());
+        log.error("upstream_unreachable", &reason.unwrap_or_default());
+        ProxyError::new(shape, ErrorKind::BadGateway, format!("The {} API could not be reached through the proxy.", out.provider.display_name()))
+    })?;
+    Ok(response.unchecked_into())
+}
+
+/// What goes upstream as the body.
+enum Body {
+    /// The inbound stream, untouched, or the bytes read to check the model; `None` for no body.
+    Plain(Option<JsValue>),
+    /// A model-scoped body too long to read first: checked while it streams (see `model_gate`).
+    Gated(model_gate::Streaming),
+}
+
 /// The body to forward: the inbound stream, untouched, unless the token restricts models and the
-/// path does not name one. Then the JSON body is read (up to 32 MiB) to find its `model`, and the
-/// bytes read are what is forwarded.
+/// path does not name one; then `model_gate` finds the JSON body's `model`. A GET or HEAD forwards
+/// none: `fetch` refuses one with a body, and a client's `Content-Length: 0` or empty chunked body
+/// would otherwise be a 502.
 async fn request_body(
     req: &web_sys::Request,
     policy: &Policy,
     detected: &Detected,
     shape: Option<Provider>,
-) -> Result<Option<JsValue>, ProxyError> {
-    let stream = req.body().map(JsValue::from);
+) -> Result<Body, ProxyError> {
+    let stream = if has_no_body(&req.method()) { None } else { req.body() };
     if !policy.restricts_models() {
-        return Ok(stream);
+        return Ok(Body::Plain(stream.map(JsValue::from)));
     }
     if let Some(model) = model_from_path(detected.provider, &detected.upstream_path) {
         policy.check_model(Some(model)).map_err(|r| ProxyError::policy(shape, r))?;
-        return Ok(stream);
+        return Ok(Body::Plain(stream.map(JsValue::from)));
     }
-    let too_large = || ProxyError::policy(shape, PolicyRefusal::BodyTooLarge);
     let declared = header(&req.headers(), "content-length").and_then(|l| l.parse::<usize>().ok());
     if declared.is_some_and(|l| l > MAX_MODEL_BODY_BYTES) {
-        discard_body(req).await;
-        return Err(too_large());
+        // Refused at once, before the body has arrived; it is read to its end while the answer is
+        // sent, so that a client still sending it reads the 413 rather than a reset connection.
+        let mut refused = ProxyError::policy(shape, PolicyRefusal::BodyTooLarge);
+        refused.unread_body = stream;
+        return Err(refused);
     }
-    let Some(body) = req.body() else {
-        return policy.check_model(None).map(|()| None).map_err(|r| ProxyError::policy(shape, r));
+    let Some(body) = stream else {
+        return policy.check_model(None).map(|()| Body::Plain(None)).map_err(|r| ProxyError::policy(shape, r));
     };
-    let unreadable = |_| ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read.");
-    let bytes = read_capped(body, MAX_MODEL_BODY_BYTES).await.map_err(unreadable)?.ok_or_else(too_large)?;
-    let model = model_from_json(&bytes.to_vec());
-    policy.check_model(model.as_deref()).map_err(|r| ProxyError::policy(shape, r))?;
-    Ok(Some(bytes.into()))
+    match model_gate::open(body, policy).await {
+        Ok(Gated::Whole(bytes)) => Ok(Body::Plain(Some(bytes.into()))),
+        Ok(Gated::Streaming(streaming)) => Ok(Body::Gated(streaming)),
+        Err(e) => Err(gate_error(shape, e)),
+    }
 }
 
-/// Reads a body of at most `cap` bytes, chunk by chunk, so an undeclared length cannot make the
-/// Worker hold more than that. Past the cap the rest is drained in the runtime (see
-/// `discard_body`) and the answer is `None`.
-async fn read_capped(body: web_sys::ReadableStream, cap: usize) -> Result<Option<js_sys::Uint8Array>, JsValue> {
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let chunks = js_sys::Array::new();
-    let mut total = 0usize;
-    loop {
-        let result = JsFuture::from(reader.read()).await?;
-        if js_sys::Reflect::get(&result, &"done".into())?.is_truthy() {
-            break;
-        }
-        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&result, &"value".into())?.unchecked_into();
-        total += chunk.length() as usize;
-        if total > cap {
-            reader.release_lock();
-            if let Ok(sink) = web_sys::WritableStream::new() {
-                let _ = JsFuture::from(body.pipe_to(&sink)).await;
-            }
-            return Ok(None);
-        }
-        chunks.push(&chunk);
+fn gate_error(shape: Option<Provider>, e: GateError) -> ProxyError {
+    match e {
+        GateError::Refused(refusal) => ProxyError::policy(shape, refusal),
+        GateError::Unreadable => ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read."),
     }
-    let bytes = js_sys::Uint8Array::new_with_length(total as u32);
-    let mut offset = 0;
-    for chunk in chunks.iter() {
-        let chunk: js_sys::Uint8Array = chunk.unchecked_into();
-        bytes.set(&chunk, offset);
-        offset += chunk.length();
-    }
-    Ok(Some(bytes))
 }
 
-/// Reads a refused body to its end without keeping it, so that a client still sending it reads our
-/// answer instead of a reset connection. The bytes stay in the runtime; none enter wasm.
-async fn discard_body(req: &web_sys::Request) {
-    if let (Some(body), Ok(sink)) = (req.body(), web_sys::WritableStream::new()) {
-        let _ = JsFuture::from(body.pipe_to(&sink)).await;
-    }
+fn has_no_body(method: &str) -> bool {
+    method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")
 }
 
 /// Counts the request against the token's rate limit, if it has one, in the token's Durable
 /// Object; returns the `x-ratelimit-*` headers for the answer. Tokens without a limit make no call.
 /// A limit that cannot be counted refuses (503) rather than letting the token run unlimited.
-async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provider>) -> Result<ExtraHeaders, ProxyError> {
+async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provider>, log: &RequestLog) -> Result<ExtraHeaders, ProxyError> {
     let Some(limit) = policy.rate_limit else {
         return Ok(Vec::new());
     };
@@ -305,7 +371,7 @@ async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provi
     let decision = limiter::hit(env, &key, limit.requests, limit.per_seconds.into(), 1)
         .await
         .map_err(|e| {
-            console_error!("rate limiter unavailable: {e}");
+            log.error("rate_limiter_unavailable", &e.to_string());
             ProxyError::new(shape, ErrorKind::Unavailable, "The rate limiter is unavailable; try again shortly.")
         })?;
     let headers = rate_limit_headers(&decision);
@@ -318,23 +384,24 @@ async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provi
 }
 
 /// Checks the token; on success returns its id (the hash) and record.
-async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>) -> Result<(String, TokenRecord), ProxyError> {
+async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>, log: &mut RequestLog) -> Result<(String, TokenRecord), ProxyError> {
     let refused = |kind, message: &str| Err(ProxyError::new(shape, kind, message));
     if !token::is_plausible(&detected.token) {
         return refused(ErrorKind::Unauthenticated, "Invalid api-proxy token.");
     }
     let id = token::hash_token(&detected.token);
+    log.set_token_id(&id);
     let record = match TokenStore::open(env) {
         Ok(store) => store.get_for_request(&id, js_sys::Date::now()).await,
         Err(e) => Err(e),
     };
     let record = record.map_err(|e| {
         if e.is_damaged() {
-            console_error!("token record unreadable: {}", e.0);
+            log.error("token_record_unreadable", &e.0);
             // Fail closed, and say so: retrying will not help.
             ProxyError::new(shape, ErrorKind::Unauthenticated, "This api-proxy token's stored record is unreadable; ask the operator to recreate it.")
         } else {
-            console_error!("token store unavailable: {}", e.0);
+            log.error("token_store_unavailable", &e.0);
             ProxyError::new(shape, ErrorKind::Unavailable, "The token store is unavailable; try again shortly.")
         }
     })?;
@@ -358,7 +425,7 @@ thread_local! {
 
 /// Records the day a token was last used, at most once per token and day, off the response path:
 /// the write happens in `wait_until`, after a KV read shows the stored day is older.
-fn note_use(id: String, env: &Env, ctx: &Context) {
+fn note_use(id: String, env: &Env, ctx: &Context, log: RequestLog) {
     let today = timestamp::format_date(now_unix());
     let fresh = RECORDED_USE.with(|seen| {
         let mut seen = seen.borrow_mut();
@@ -377,10 +444,10 @@ fn note_use(id: String, env: &Env, ctx: &Context) {
             Ok(Some(day)) if day >= today => {}
             Ok(_) => {
                 if let Err(e) = store.set_last_used(&id, &today).await {
-                    console_error!("recording last use failed: {}", e.0);
+                    log.error("recording_last_use_failed", &e.0);
                 }
             }
-            Err(e) => console_error!("reading last use failed: {}", e.0),
+            Err(e) => log.error("reading_last_use_failed", &e.0),
         }
     });
 }

@@ -4,6 +4,11 @@
 pub mod credentials;
 pub mod error_body;
 pub mod provider;
+pub mod request_log;
 
 #[cfg(target_arch = "wasm32")]
 pub mod forward;
+#[cfg(target_arch = "wasm32")]
+pub mod log;
+#[cfg(target_arch = "wasm32")]
+pub mod model_gate;

@@ -7,11 +7,12 @@ use std::cell::RefCell;
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, console_log, Env};
+use worker::{console_error, Env};
 use worker::web_sys::{self, Headers, RequestInit, RequestRedirect};
 
 use crate::proxy::credentials::upstream_credential;
 use crate::proxy::provider::Provider;
+use crate::proxy::request_log::RequestLog;
 use crate::upstream::key_health::{fails_over, KeyHealth, KeyState, Outcome};
 use crate::upstream::key_pool::{self, KeyPool};
 
@@ -42,6 +43,18 @@ pub fn pool(env: &Env, provider: Provider) -> Option<KeyPool> {
         }
     }
     (!pool.is_empty()).then_some(pool)
+}
+
+/// The key a single attempt uses (a body that cannot be sent twice): the first usable one.
+pub fn pick(provider: Provider, pool: &KeyPool) -> usize {
+    let name = provider.name();
+    HEALTH.with(|h| {
+        let h = h.borrow();
+        pool.order(js_sys::Math::random(), |i| h.usable(name, i, now()))
+    })
+    .first()
+    .copied()
+    .unwrap_or(0)
 }
 
 /// Each key of the pool with what this isolate last saw of it (for the dashboard).
@@ -136,7 +149,7 @@ pub fn request_init(out: &Outbound, key: &str, body: Option<&JsValue>) -> Reques
 /// token), failing over across `pool`. `keep_spare` asks for a copy of a replayable body to
 /// be kept after the answer (for the region relay). `Err` carries the reason the last attempt
 /// could not reach the upstream.
-pub async fn send(out: &Outbound, body: Option<JsValue>, pool: &KeyPool, keep_spare: bool) -> Result<Answered, String> {
+pub async fn send(out: &Outbound, body: Option<JsValue>, pool: &KeyPool, keep_spare: bool, log: &RequestLog) -> Result<Answered, String> {
     let name = out.provider.name();
     let order = HEALTH.with(|h| {
         let h = h.borrow();
@@ -163,15 +176,15 @@ pub async fn send(out: &Outbound, body: Option<JsValue>, pool: &KeyPool, keep_sp
             .and_then(|r| r.unchecked_ref::<web_sys::Response>().headers().get("retry-after").ok().flatten());
         let rest = HEALTH.with(|h| h.borrow_mut().record(name, index, outcome, retry_after.as_deref(), now()));
         match outcome {
-            Outcome::Status(401) => console_error!("{name} key #{index} answered 401; out of rotation for {}s", rest.unwrap_or(0)),
-            Outcome::Status(429) => console_log!("{name} key #{index} rate limited; resting {}s", rest.unwrap_or(0)),
+            Outcome::Status(401) => log.error("key_rejected", &format!("{name} key #{index} answered 401; out of rotation for {}s", rest.unwrap_or(0))),
+            Outcome::Status(429) => log.info("key_rate_limited", Some(429), &format!("{name} key #{index} rate limited; resting {}s", rest.unwrap_or(0))),
             _ => {}
         }
         match result {
             Ok(response) => {
                 let response: web_sys::Response = response.unchecked_into();
                 if !last && fails_over(response.status()) {
-                    console_log!("{name} key #{index} answered {}; trying the next key", response.status());
+                    log.warn("failover", Some(response.status()), &format!("{name} key #{index} answered {}; trying the next key", response.status()));
                     cancel_body(&response);
                     continue;
                 }
@@ -181,7 +194,7 @@ pub async fn send(out: &Outbound, body: Option<JsValue>, pool: &KeyPool, keep_sp
             Err(e) => {
                 // fetch rejects with a TypeError, not a string: its message is the reason worth logging.
                 last_error = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_default();
-                console_error!("upstream {name} unreachable: {last_error} (key #{index})");
+                log.warn("key_unreachable", None, &format!("{name} key #{index}: {last_error}"));
             }
         }
     }

@@ -4,11 +4,12 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_log, durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
+use worker::{durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State};
 use worker::web_sys::{self, RequestInit, RequestRedirect};
 
 use crate::upstream::failover::{request_init, Answered, Outbound, Spare};
 use crate::upstream::region;
+use crate::proxy::request_log::RequestLog;
 
 pub const BINDING: &str = "REGION_RELAY";
 /// The jurisdiction the relay's objects are created in.
@@ -76,7 +77,7 @@ pub async fn send(env: &Env, out: &Outbound, key: &str, spare: Spare) -> Result<
 
 /// The answer to give the client: `answered` as it is, unless it is the provider's region refusal
 /// and a copy of the body was kept; then the answer of the same request sent through the relay.
-pub async fn unless_refused(env: &Env, out: &Outbound, answered: Answered) -> Result<web_sys::Response> {
+pub async fn unless_refused(env: &Env, out: &Outbound, answered: Answered, log: &RequestLog) -> Result<web_sys::Response> {
     let Answered { response, key, spare, .. } = answered;
     let Some(spare) = spare else { return Ok(response) };
     let spec = out.provider.spec();
@@ -84,7 +85,7 @@ pub async fn unless_refused(env: &Env, out: &Outbound, answered: Answered) -> Re
         spare.discard();
         return Ok(response);
     }
-    console_log!("{} refused this region; sending again through the region relay", spec.name);
+    log.info("region_refused", Some(response.status()), &format!("{} refused this region; sending again through the region relay", spec.name));
     if let Some(body) = response.body() {
         let _ = body.cancel();
     }

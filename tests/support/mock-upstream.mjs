@@ -14,9 +14,12 @@
 //   x-mock-abort-after-first: 1   (streaming) send the first event, then cut the connection
 //   x-mock-region-refuse-once: ID  the first request with this ID gets the provider's region
 //                                  refusal (OpenAI 403, Gemini 400); later ones are served
+//   x-mock-reset-after: N   (streaming) after N events, reset the connection (RST) instead of ending
+//   x-mock-hold-headers: ID send nothing, not even headers, until POST /__mock/release/ID
 // Besides the three, one OpenAI-compatible listener per other provider (its own base path, Bearer
 // key), an ElevenLabs one (xi-api-key, binary audio), "custom" (an operator-defined upstream) and
 // "azure" (an operator-defined one reading its key from `api-key`, as Azure OpenAI does).
+// A record's `body.aborted` is set when the connection failed mid-body (the body never arrived whole).
 // Each request record notes `clientClosed` when the proxy closed the connection before the answer ended.
 // Control endpoints on each listener: GET /__mock/requests, POST /__mock/reset,
 // POST /__mock/release/ID.
@@ -127,13 +130,18 @@ class Listener {
     const hash = createHash("sha256");
     const kept = [];
     let length = 0;
-    for await (const chunk of req) {
-      hash.update(chunk);
-      if (length < KEEP_BODY_BYTES) kept.push(chunk);
-      length += chunk.length;
+    let aborted = false;
+    try {
+      for await (const chunk of req) {
+        hash.update(chunk);
+        if (length < KEEP_BODY_BYTES) kept.push(chunk);
+        length += chunk.length;
+      }
+    } catch {
+      aborted = true;
     }
     const head = Buffer.concat(kept).subarray(0, KEEP_BODY_BYTES);
-    return { length, sha256: hash.digest("hex"), text: head.toString("utf8") };
+    return { length, sha256: hash.digest("hex"), text: head.toString("utf8"), ...(aborted ? { aborted } : {}) };
   }
 
   async handle(req, res) {
@@ -144,6 +152,8 @@ class Listener {
     const record = { method: req.method, url: req.url, path: url.pathname, query: url.search, headers: req.headers, rawHeaders: req.rawHeaders, body };
     this.requests.push(record);
     res.on("close", () => { if (!res.writableFinished) { record.clientClosed = true; record.closedAt = Date.now(); } });
+    if (body.aborted) return res.destroy();
+    if (req.headers["x-mock-hold-headers"]) await this.waitFor(req.headers["x-mock-hold-headers"]);
 
     const extra = extraHeaders(req);
     const send = (status, payload, headers = {}) => {
@@ -238,12 +248,17 @@ class Listener {
     const chunks = Number(req.headers["x-mock-chunks"] ?? 0);
     const interval = Number(req.headers["x-mock-interval-ms"] ?? 0);
     const hold = req.headers["x-mock-hold"];
+    const resetAfter = Number(req.headers["x-mock-reset-after"] ?? 0);
     if (chunks > 0) events = Array.from({ length: chunks }, (_, i) => ({ data: { i, t: Date.now() } }));
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": `req_${this.requests.length}`, ...extraHeaders(req) });
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       const data = typeof e.data === "string" ? e.data : JSON.stringify(chunks > 0 ? { ...e.data, t: Date.now() } : e.data);
       res.write((e.event ? `event: ${e.event}\n` : "") + `data: ${data}\n\n`);
+      if (resetAfter && i + 1 === resetAfter) {
+        await sleep(20);
+        return res.socket.resetAndDestroy();
+      }
       if (i === 0 && hold) await this.waitFor(hold);
       if (i === 0 && req.headers["x-mock-abort-after-first"]) { await sleep(20); res.destroy(); return; }
       if (res.destroyed) return;

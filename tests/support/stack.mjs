@@ -46,10 +46,20 @@ export default function (env) {
   return { get: wrap("get"), getWithMetadata: wrap("getWithMetadata"), put: wrap("put"), list: wrap("list"), delete: wrap("delete") };
 }`;
 
+// A rate limiter whose every call fails, as a Durable Object that cannot be reached does: bound as
+// LIMITER in place of the real class when a test asks for `limiterFailure`.
+const FAILING_LIMITER = `
+export class Limiter {
+  async fetch() { throw new Error("the limiter is unreachable (test)"); }
+}
+export default { fetch() { return new Response("failing limiter"); } };`;
+
 // `bindings` overrides the Worker's vars and secrets; a value of `undefined` removes that binding
-// (a secret never set with `wrangler secret put`).
-// `kvFailure`: true fails every KV call, "writes" only puts and deletes.
-export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings = {}, upstreams } = {}) {
+// (a secret never set with `wrangler secret put`). `persist` is a directory where KV and the
+// Durable Objects keep their data, so a second stack started on it sees what the first stored.
+// `kvFailure`: true fails every KV call, "writes" only puts and deletes. `kvLatencyMs`: KV answers
+// after a random delay up to this.
+export async function startStack({ kvFailure = false, kvLatencyMs = 0, limiterFailure = false, persist, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
   const websockets = attachMockWebSocket(mock.listeners);
   const logs = [];
@@ -85,7 +95,11 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings 
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     bindings: workerBindings,
-    durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, REGION_RELAY: { className: "RegionRelay", useSQLite: true }, ADMIN: { className: "AdminState", useSQLite: true } },
+    durableObjects: {
+      LIMITER: limiterFailure ? { className: "Limiter", scriptName: "failing-limiter" } : { className: "Limiter", useSQLite: true },
+      REGION_RELAY: { className: "RegionRelay", useSQLite: true },
+      ADMIN: { className: "AdminState", useSQLite: true },
+    },
     ...(kvFailure === "writes"
       ? { wrappedBindings: { TOKENS: { scriptName: "failing-writes-kv" } } }
       : kvFailure
@@ -98,6 +112,7 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings 
   if (kvFailure === "writes") workers.push({ name: "failing-writes-kv", modules: true, script: FAILING_WRITES_KV, kvNamespaces: { INNER: "TOKENS" } });
   else if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
   if (kvLatencyMs) workers.push({ name: "slow-kv", modules: true, script: SLOW_KV, kvNamespaces: { INNER: "TOKENS" } });
+  if (limiterFailure) workers.push({ name: "failing-limiter", modules: true, script: FAILING_LIMITER, durableObjects: { LIMITER: "Limiter" } });
 
   const mf = new Miniflare({
     workers,
@@ -106,6 +121,7 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, bindings 
     log: new Log(LogLevel.WARN),
     // Offline: a fixed request.cf instead of the one Miniflare would download.
     cf: { colo: "LOC", country: "XX", asn: 0 },
+    ...(persist ? { kvPersist: path.join(persist, "kv"), durableObjectsPersist: path.join(persist, "do") } : {}),
     handleRuntimeStdio(stdout, stderr) {
       stdout.on("data", (d) => logs.push(d.toString()));
       stderr.on("data", (d) => logs.push(d.toString()));

@@ -1,6 +1,7 @@
 // Large and binary bodies go through byte for byte, in both directions.
 
 import { createHash, randomBytes } from "node:crypto";
+import http from "node:http";
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 import { startStack } from "../support/stack.mjs";
 import { patternBytes } from "../support/mock-upstream.mjs";
@@ -72,4 +73,34 @@ test.each([
   expect(bytes.length).toBe(size);
   expect(sha256(bytes)).toBe(sha256(patternBytes(size)));
   expect(stack.mock.requests("gemini")).toHaveLength(1);
+});
+
+/** A raw HTTP/1.1 request, so the test controls the framing (fetch never sends a GET with a body). */
+function rawRequest(url, { method, headers, chunks = [] }) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text }));
+    });
+    req.on("error", reject);
+    for (const c of chunks) req.write(c);
+    req.end();
+  });
+}
+
+// A GET or HEAD cannot carry a body upstream; an empty one from the client is no reason to fail.
+test.each([
+  ["GET", { "content-length": "0" }],
+  ["GET", { "transfer-encoding": "chunked" }],
+  ["HEAD", { "content-length": "0" }],
+  ["HEAD", { "transfer-encoding": "chunked" }],
+])("a %s with an empty body (%o) is forwarded without one", async (method, framing) => {
+  const res = await rawRequest(`${stack.url}/v1/models`, { method, headers: { authorization: `Bearer ${token}`, ...framing } });
+  expect(res.status, res.text).toBe(200);
+  const [seen] = stack.mock.requests("openai");
+  expect(seen.method).toBe(method);
+  expect(seen.body.length).toBe(0);
+  expect(seen.headers["transfer-encoding"]).toBeUndefined();
 });

@@ -33,6 +33,10 @@ export const SLOTS = [
   { name: "/anthropic/ prefix with ?key=", provider: "anthropic", path: "/anthropic/v1/models", upstreamPath: "/v1/models", query: (t) => `?key=${encodeURIComponent(t)}` },
   { name: "/gemini/ prefix with Bearer", provider: "gemini", path: "/gemini/v1beta/models", upstreamPath: "/v1beta/models", headers: (t) => ({ authorization: `Bearer ${t}` }) },
   { name: "/gemini/ prefix with x-api-key", provider: "gemini", path: "/gemini/v1beta/models", upstreamPath: "/v1beta/models", headers: (t) => ({ "x-api-key": t }) },
+  // OpenAI's browser WebSocket clients carry the key as a subprotocol; the header is dropped when
+  // that is its only entry, and the entry removed when there are others.
+  { name: "OpenAI WebSocket key subprotocol, alone", provider: "openai", path: "/v1/models", headers: (t) => ({ "sec-websocket-protocol": `openai-insecure-api-key.${t}` }), upstreamProtocols: undefined },
+  { name: "OpenAI WebSocket key subprotocol, among others", provider: "openai", path: "/v1/models", headers: (t) => ({ "sec-websocket-protocol": `realtime, openai-insecure-api-key.${t}, openai-beta.realtime-v1` }), upstreamProtocols: "realtime, openai-beta.realtime-v1" },
 ];
 
 /**

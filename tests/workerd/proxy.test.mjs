@@ -171,7 +171,7 @@ describe("an upstream that cannot be reached", () => {
 
   test("the operator's log says which upstream failed, and why", async () => {
     await send(down, "/v1/messages", { method: "POST", headers: { "x-api-key": down.token }, body: "{}" });
-    await expect.poll(() => down.logs.join("")).toMatch(/upstream anthropic unreachable: \S/);
+    await expect.poll(() => down.logs.join("")).toMatch(/"event":"upstream_unreachable",[^\n]*"provider":"anthropic",[^\n]*"detail":"[^"]/);
   });
 });
 

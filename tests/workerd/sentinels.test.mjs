@@ -47,6 +47,31 @@ describe("on the working path", () => {
       const received = stack.mock.requests(slot.provider);
       expect(received).toHaveLength(1);
       expect(received[0].path).toBe(slot.upstreamPath ?? slot.path);
+      if ("upstreamProtocols" in slot) expect(received[0].headers["sec-websocket-protocol"]).toBe(slot.upstreamProtocols);
+      expectNowhere(everythingUpstream(stack), [token], "upstream");
+    });
+
+    // Slots no provider reads, but an upstream or a gateway in front of one might: each holds the
+    // token next to a valid Bearer slot, and none of them may carry it on.
+    test("with the token also in odd slots (KEY=, %6Bey=, key%3D, ;key=, upper-case subprotocol, api-key), none of it goes upstream", async () => {
+      const token = tokens[kind];
+      const t = encodeURIComponent(token);
+      const res = await send(stack, `/v1/chat/completions?KEY=${t}&%6Bey=${t}&key%3D${t}&a=1;key=${t}&Key=${t}&b=2`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "api-key": token,
+          "sec-websocket-protocol": `realtime, OPENAI-INSECURE-API-KEY.${token}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+      });
+      pages.push(pageOf(res));
+      expect(res.status, res.text).toBe(200);
+      const [seen] = stack.mock.requests("openai");
+      expect(seen.query).toBe("?a=1&b=2");
+      expect(seen.headers["sec-websocket-protocol"]).toBe("realtime");
+      expect(seen.headers["api-key"]).toBeUndefined();
       expectNowhere(everythingUpstream(stack), [token], "upstream");
     });
 
