@@ -67,7 +67,11 @@ install_wasm_rust() {
 
 cargo_install() { # crate version binary
   local crate=$1 version=$2 bin=$3
-  if "$HOME/.cargo/bin/$bin" --version 2>/dev/null | grep -q " $version"; then return 0; fi
+  # `worker-build --version` prints a bare "0.8.7", `wasm-bindgen --version` "wasm-bindgen 0.2.130":
+  # compare the last word, so an installed tool of the right version never reaches the registry.
+  local have
+  have=$("$HOME/.cargo/bin/$bin" --version 2>/dev/null | awk 'NR == 1 { print $NF }')
+  if [ "$have" = "$version" ]; then return 0; fi
   log "cargo install $crate $version (several minutes, once)"
   # --locked first for a reproducible build; a lock file that names a crate version the registry
   # no longer serves (yanked) falls back to a fresh resolution.
@@ -86,14 +90,20 @@ install_node_packages() {
   fi
 }
 
+python_venv() { # dir requirements what
+  local dir=$1 requirements=$2
+  if [ ! -x "$dir/bin/python" ] || [ "$requirements" -nt "$dir/.installed" ]; then
+    log "python venv $dir: $3"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q -r "$requirements"
+    touch "$dir/.installed"
+  fi
+}
+
 install_test_tools() {
   apt_install chromium python3-venv shellcheck
-  if [ ! -x .venv/bin/python ] || [ tests/requirements.txt -nt .venv/.installed ]; then
-    log "python venv with the SDKs for the SDK tier"
-    python3 -m venv .venv
-    .venv/bin/pip install -q -r tests/requirements.txt
-    touch .venv/.installed
-  fi
+  python_venv .venv tests/requirements.txt "the SDKs and frameworks for the client tiers"
+  python_venv .venv-compat tests/requirements-compat.txt "LlamaIndex and instructor (they need an older openai)"
 }
 
 # The benchmark's nginx target and load generator. On a machine with systemd, installing nginx

@@ -3,7 +3,7 @@
 #   1. Rust unit tests of the pure modules, on the host (cargo test); no import cycles, no pure
 #      module importing glue (scripts/check-layout.py)
 #   2. the built Worker in workerd against a mock upstream; Node SDKs; the browser (vitest)
-#   3. the Python SDKs against the same stack, and schedule.sh (pytest)
+#   3. the Python SDKs and frameworks against the same stack, and schedule.sh (pytest)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,5 +24,6 @@ bash scripts/build-worker.sh >/dev/null
 step "tier 2: workerd, Node SDKs and browser (vitest)"
 vitest run
 
-step "tier 3: Python SDKs and schedule.sh (pytest)"
-.venv/bin/python -m pytest -q tests/python tests/schedule
+step "tier 3: Python SDKs and frameworks, and schedule.sh (pytest)"
+.venv/bin/python -m pytest -q tests/python tests/schedule --ignore=tests/python/compat
+.venv-compat/bin/python -m pytest -q tests/python/compat

@@ -372,6 +372,11 @@ pub fn client_snippets(origin: &str, token: &str, providers: &[Provider]) -> Vec
             title: "OpenAI · Node",
             code: format!("import OpenAI from \"openai\";\n\nconst client = new OpenAI({{ baseURL: \"{origin}/v1\", apiKey: \"{token}\" }});"),
         });
+        // `codex exec` reads CODEX_API_KEY; the base URL has no environment variable of its own.
+        out.push(Snippet {
+            title: "Codex CLI · codex exec",
+            code: format!("echo 'openai_base_url = \"{origin}/v1\"' >> ~/.codex/config.toml\nexport CODEX_API_KEY=\"{token}\"\ncodex exec \"your prompt\""),
+        });
     }
     if providers.contains(&Provider::Anthropic) {
         out.push(Snippet {
@@ -386,6 +391,11 @@ pub fn client_snippets(origin: &str, token: &str, providers: &[Provider]) -> Vec
             title: "Anthropic · Node",
             code: format!("import Anthropic from \"@anthropic-ai/sdk\";\n\nconst client = new Anthropic({{ baseURL: \"{origin}\", apiKey: \"{token}\" }});"),
         });
+        // Without the last line Claude Code still talks to api.anthropic.com for its own telemetry.
+        out.push(Snippet {
+            title: "Claude Code",
+            code: format!("export ANTHROPIC_BASE_URL=\"{origin}\"\nexport ANTHROPIC_API_KEY=\"{token}\"\nexport CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1\nclaude"),
+        });
     }
     if providers.contains(&Provider::Gemini) {
         out.push(Snippet {
@@ -399,6 +409,11 @@ pub fn client_snippets(origin: &str, token: &str, providers: &[Provider]) -> Vec
         out.push(Snippet {
             title: "Gemini · through the OpenAI SDK",
             code: format!("client = OpenAI(base_url=\"{origin}/v1beta/openai\", api_key=\"{token}\")"),
+        });
+        // The current Gemini CLI ignores GOOGLE_GEMINI_BASE_URL unless the auth type is pinned.
+        out.push(Snippet {
+            title: "Gemini CLI",
+            code: format!("export GOOGLE_GEMINI_BASE_URL=\"{origin}\"\nexport GEMINI_API_KEY=\"{token}\"\n# once, in ~/.gemini/settings.json: {{\"security\": {{\"auth\": {{\"selectedType\": \"gemini-api-key\"}}}}}}\ngemini"),
         });
     }
     for &p in providers.iter().filter(|p| !p.spec().slot_detected) {
@@ -692,6 +707,19 @@ mod tests {
         assert!(all.contains("https://proxy.example/v1beta/openai"));
         assert!(!all.contains("anthropic"));
         assert!(s.iter().all(|s| s.code.contains("apx_TOKEN")));
+    }
+
+    #[test]
+    fn snippets_give_each_coding_agent_its_environment_lines() {
+        let s = client_snippets("https://proxy.example", "apx_TOKEN", &[Provider::OpenAi, Provider::Anthropic, Provider::Gemini]);
+        let code = |title: &str| s.iter().find(|s| s.title == title).map(|s| s.code.clone()).unwrap_or_default();
+        assert!(code("Claude Code").contains("export ANTHROPIC_BASE_URL=\"https://proxy.example\"\nexport ANTHROPIC_API_KEY=\"apx_TOKEN\""));
+        assert!(code("Codex CLI · codex exec").contains("openai_base_url = \"https://proxy.example/v1\""));
+        assert!(code("Codex CLI · codex exec").contains("export CODEX_API_KEY=\"apx_TOKEN\""));
+        assert!(code("Gemini CLI").contains("export GOOGLE_GEMINI_BASE_URL=\"https://proxy.example\"\nexport GEMINI_API_KEY=\"apx_TOKEN\""));
+        assert!(code("Gemini CLI").contains("\"selectedType\": \"gemini-api-key\""));
+        let openai_only = client_snippets("https://p", "t", &[Provider::OpenAi]);
+        assert!(openai_only.iter().all(|s| s.title != "Claude Code" && s.title != "Gemini CLI"));
     }
 
     #[test]

@@ -23,6 +23,13 @@
 // Each request record notes `clientClosed` when the proxy closed the connection before the answer ended.
 // Control endpoints on each listener: GET /__mock/requests, POST /__mock/reset,
 // POST /__mock/release/ID.
+//
+// Structured answers, for the frameworks and coding agents that ask for them: a request that forces
+// a tool (OpenAI tool_choice / "required", Anthropic tool_choice tool / any, Gemini mode ANY) gets a
+// call of that tool whose arguments are an instance of its parameter schema, and a request for JSON
+// (a JSON schema, OpenAI's json_object, Gemini's responseMimeType application/json) gets an instance
+// of the schema as its text. Instances are built from the schema alone (sampleFromSchema), so a test
+// can check the client parsed the answer into its own type.
 
 import http from "node:http";
 import { createHash } from "node:crypto";
@@ -206,22 +213,40 @@ class Listener {
     const compat = compatBase !== undefined && (p === compatBase || p.startsWith(compatBase + "/"));
     if (this.provider === "openai" || p.startsWith("/v1beta/openai/") || compat) {
       const base = compat ? "/v1" + p.slice(compatBase.length) : p.replace(/^\/v1beta\/openai/, "/v1");
-      if (base === "/v1/chat/completions") return stream ? this.sse(req, res, openaiChatEvents(json)) : send(200, openaiChat(json));
-      if (base === "/v1/responses") return stream ? this.sse(req, res, openaiResponseEvents(json)) : send(200, openaiResponse(json));
+      if (base === "/v1/chat/completions") {
+        const structured = openaiChatStructured(json);
+        if (structured) return stream ? this.sse(req, res, openaiChatStructuredEvents(json, structured)) : send(200, structured);
+        return stream ? this.sse(req, res, openaiChatEvents(json)) : send(200, openaiChat(json));
+      }
+      if (base === "/v1/responses" && req.method === "POST") {
+        const structured = openaiResponseStructured(json);
+        if (structured) return stream ? this.sse(req, res, openaiResponseStructuredEvents(structured)) : send(200, structured);
+        return stream ? this.sse(req, res, openaiResponseEvents(json)) : send(200, openaiResponse(json));
+      }
       if (base === "/v1/embeddings") return send(200, { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], model: json?.model, usage: { prompt_tokens: 3, total_tokens: 3 } });
       if (base === "/v1/models") return send(200, { object: "list", data: [{ id: "gpt-4o-mini", object: "model", created: 1, owned_by: "mock" }] });
       if (base === "/v1/audio/speech") return send(200, patternBytes(64 * 1024, 3), { "content-type": "audio/mpeg" });
       if (base === "/v1/files") return send(200, { id: "file-mock", object: "file", bytes: body.length, sha256: body.sha256, purpose: "batch" });
     }
     if (this.provider === "anthropic") {
-      if (p === "/v1/messages") return stream ? this.sse(req, res, anthropicEvents(json)) : send(200, anthropicMessage(json));
+      if (p === "/v1/messages") {
+        const structured = anthropicStructured(json);
+        if (structured) return stream ? this.sse(req, res, anthropicStructuredEvents(structured)) : send(200, structured);
+        return stream ? this.sse(req, res, anthropicEvents(json)) : send(200, anthropicMessage(json));
+      }
       if (p === "/v1/messages/count_tokens") return send(200, { input_tokens: 11 });
       if (p === "/v1/models") return send(200, { data: [{ id: "claude-sonnet-4-5", type: "model", display_name: "Claude", created_at: "2025-01-01T00:00:00Z" }], has_more: false, first_id: "claude-sonnet-4-5", last_id: "claude-sonnet-4-5" });
     }
     if (this.provider === "gemini") {
       const m = p.match(/^\/(v1beta|v1)\/models\/([^:]+):(\w+)$/);
-      if (m && m[3] === "generateContent") return send(200, geminiResponse(m[2], "Hello from mock Gemini.", true));
-      if (m && m[3] === "streamGenerateContent") return this.sse(req, res, geminiEvents(m[2]));
+      if (m && m[3] === "generateContent") return send(200, geminiStructured(m[2], json) ?? geminiResponse(m[2], "Hello from mock Gemini.", true));
+      if (m && m[3] === "streamGenerateContent") {
+        const structured = geminiStructured(m[2], json);
+        return this.sse(req, res, structured ? [{ data: structured }] : geminiEvents(m[2]));
+      }
+      if (m && m[3] === "countTokens") return send(200, { totalTokens: 7 });
+      const model = p.match(/^\/(v1beta|v1)\/models\/([^:/]+)$/);
+      if (model && req.method === "GET") return send(200, geminiModel(model[2]));
       if (m && m[3] === "embedContent") return send(200, { embedding: { values: [0.1, 0.2, 0.3] } });
       if (/^\/(v1beta|v1)\/models$/.test(p)) return send(200, { models: [{ name: "models/gemini-2.5-flash", displayName: "Gemini 2.5 Flash" }] });
     }
@@ -367,6 +392,219 @@ function geminiEvents(model) {
     { data: geminiResponse(model, "Hello from", false) },
     { data: geminiResponse(model, " mock Gemini.", true) },
   ];
+}
+
+// ---------- structured answers: forced tool calls and JSON ----------
+
+/**
+ * An instance of a JSON schema (or a Gemini OpenAPI-style one, with upper-case types), built from
+ * the schema alone: the first enum value or const, the default, else a value of the type
+ * ("mock <name>" for strings, the minimum or 1 for numbers, every property of an object).
+ */
+export function sampleFromSchema(schema, root = schema, name = "value", depth = 0) {
+  if (!schema || typeof schema !== "object" || depth > 8) return null;
+  if (schema.$ref) {
+    const target = schema.$ref.replace(/^#\//, "").split("/").reduce((o, k) => o?.[k], root);
+    return sampleFromSchema(target, root, name, depth + 1);
+  }
+  if ("const" in schema) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length) return schema.enum[0];
+  if ("default" in schema && schema.default !== null) return schema.default;
+  for (const k of ["anyOf", "oneOf", "allOf"]) {
+    if (Array.isArray(schema[k]) && schema[k].length) {
+      const choice = schema[k].find((s) => s?.type !== "null") ?? schema[k][0];
+      return sampleFromSchema(choice, root, name, depth + 1);
+    }
+  }
+  let type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
+  type = String(type ?? (schema.properties ? "object" : schema.items ? "array" : "string")).toLowerCase();
+  if (type === "object") {
+    return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([k, v]) => [k, sampleFromSchema(v, root, k, depth + 1)]));
+  }
+  if (type === "array") return [sampleFromSchema(schema.items ?? {}, root, name, depth + 1)];
+  if (type === "integer") return Math.max(1, Math.ceil(schema.minimum ?? 1));
+  if (type === "number") return Math.max(1, schema.minimum ?? 1);
+  if (type === "boolean") return true;
+  if (type === "null") return null;
+  return `mock ${name}`;
+}
+
+// The JSON schema a json_object request spells out in its messages (instructor's JSON mode puts it
+// in the system prompt), or an empty one.
+function schemaInMessages(messages) {
+  const texts = (messages ?? []).map((m) => (typeof m.content === "string" ? m.content : (m.content ?? []).map((c) => c.text ?? "").join("")));
+  for (const text of texts) {
+    for (let at = text.indexOf("{"); at !== -1; at = text.indexOf("{", at + 1)) {
+      let depth = 0;
+      for (let end = at; end < text.length; end++) {
+        if (text[end] === "{") depth++;
+        else if (text[end] === "}" && --depth === 0) {
+          try {
+            const candidate = JSON.parse(text.slice(at, end + 1));
+            if (candidate && typeof candidate === "object" && candidate.properties) return candidate;
+          } catch { /* not JSON; try the next brace */ }
+          break;
+        }
+      }
+    }
+  }
+  return { type: "object" };
+}
+
+function openaiForcedTool(json) {
+  const tools = (json?.tools ?? []).filter((t) => t.type === "function");
+  const choice = json?.tool_choice;
+  if (!tools.length || !choice || choice === "auto" || choice === "none") return null;
+  const name = choice.function?.name ?? choice.name;
+  const tool = (name && tools.find((t) => (t.function?.name ?? t.name) === name)) ?? tools[0];
+  const fn = tool.function ?? tool;
+  return { name: fn.name, arguments: JSON.stringify(sampleFromSchema(fn.parameters ?? {})) };
+}
+
+function openaiJsonText(format) {
+  if (format?.type === "json_schema") return JSON.stringify(sampleFromSchema(format.json_schema?.schema ?? format.schema ?? {}));
+  return null;
+}
+
+function openaiChatStructured(json) {
+  const call = openaiForcedTool(json);
+  const format = json?.response_format;
+  let text = openaiJsonText(format);
+  if (format?.type === "json_object") text = JSON.stringify(sampleFromSchema(schemaInMessages(json?.messages)));
+  if (!call && text === null) return null;
+  const message = call
+    ? { role: "assistant", content: null, refusal: null, tool_calls: [{ id: "call_mock", type: "function", function: call }] }
+    : { role: "assistant", content: text, refusal: null };
+  return {
+    id: "chatcmpl-mock", object: "chat.completion", created: 1, model: json?.model ?? "gpt-4o-mini",
+    choices: [{ index: 0, message, finish_reason: call ? "tool_calls" : "stop", logprobs: null }],
+    usage: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
+  };
+}
+
+// The same answer as chunks: the call's arguments (or the JSON text) split in two deltas.
+function openaiChatStructuredEvents(json, done) {
+  const model = done.model;
+  const { message, finish_reason } = done.choices[0];
+  const chunk = (delta, finish = null) => ({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] } });
+  const halves = (t) => [t.slice(0, Math.ceil(t.length / 2)), t.slice(Math.ceil(t.length / 2))];
+  const events = [chunk({ role: "assistant", content: message.content === null ? null : "" })];
+  if (message.tool_calls) {
+    const [call] = message.tool_calls;
+    const [a, b] = halves(call.function.arguments);
+    events.push(chunk({ tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.function.name, arguments: a } }] }));
+    events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: b } }] }));
+  } else {
+    for (const part of halves(message.content)) events.push(chunk({ content: part }));
+  }
+  events.push(chunk({}, finish_reason));
+  if (json?.stream_options?.include_usage) {
+    events.push({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [], usage: done.usage } });
+  }
+  events.push({ data: "[DONE]" });
+  return events;
+}
+
+function openaiResponseStructured(json) {
+  const call = openaiForcedTool(json);
+  const text = openaiJsonText(json?.text?.format);
+  if (!call && text === null) return null;
+  const done = openaiResponse(json);
+  done.output = call
+    ? [{ type: "function_call", id: "fc_mock", call_id: "call_mock", name: call.name, arguments: call.arguments, status: "completed" }]
+    : [{ type: "message", id: "msg_mock", status: "completed", role: "assistant", content: [{ type: "output_text", text, annotations: [] }] }];
+  return done;
+}
+
+function openaiResponseStructuredEvents(done) {
+  const [item] = done.output;
+  if (item.type === "message") {
+    return openaiResponseEventsFor(done);
+  }
+  const events = [
+    { type: "response.created", response: { ...done, status: "in_progress", output: [], usage: null } },
+    { type: "response.output_item.added", output_index: 0, item: { ...item, arguments: "", status: "in_progress" } },
+    { type: "response.function_call_arguments.delta", item_id: item.id, output_index: 0, delta: item.arguments },
+    { type: "response.function_call_arguments.done", item_id: item.id, output_index: 0, arguments: item.arguments },
+    { type: "response.output_item.done", output_index: 0, item },
+    { type: "response.completed", response: done },
+  ];
+  return events.map((data, sequence_number) => ({ event: data.type, data: { ...data, sequence_number } }));
+}
+
+// openaiResponseEvents for a finished response whose one output is a message with one text part.
+function openaiResponseEventsFor(done) {
+  const [message] = done.output;
+  const [part] = message.content;
+  const at = { item_id: message.id, output_index: 0, content_index: 0 };
+  const events = [
+    { type: "response.created", response: { ...done, status: "in_progress", output: [], usage: null } },
+    { type: "response.output_item.added", output_index: 0, item: { ...message, status: "in_progress", content: [] } },
+    { type: "response.content_part.added", ...at, part: { ...part, text: "" } },
+    { type: "response.output_text.delta", ...at, delta: part.text, logprobs: [] },
+    { type: "response.output_text.done", ...at, text: part.text, logprobs: [] },
+    { type: "response.content_part.done", ...at, part },
+    { type: "response.output_item.done", output_index: 0, item: message },
+    { type: "response.completed", response: done },
+  ];
+  return events.map((data, sequence_number) => ({ event: data.type, data: { ...data, sequence_number } }));
+}
+
+function anthropicStructured(json) {
+  const choice = json?.tool_choice;
+  const tools = json?.tools ?? [];
+  let block = null;
+  if (tools.length && (choice?.type === "tool" || choice?.type === "any")) {
+    const tool = tools.find((t) => t.name === choice.name) ?? tools[0];
+    block = { type: "tool_use", id: "toolu_mock", name: tool.name, input: sampleFromSchema(tool.input_schema ?? {}) };
+  } else if (json?.output_format?.type === "json_schema" || json?.output_config?.format?.type === "json_schema") {
+    const format = json.output_format ?? json.output_config.format;
+    block = { type: "text", text: JSON.stringify(sampleFromSchema(format.schema ?? {})) };
+  }
+  if (!block) return null;
+  return { ...anthropicMessage(json), content: [block], stop_reason: block.type === "tool_use" ? "tool_use" : "end_turn" };
+}
+
+function anthropicStructuredEvents(done) {
+  const [block] = done.content;
+  const start = { ...done, content: [], stop_reason: null, usage: { ...done.usage, output_tokens: 1 } };
+  const delta = block.type === "tool_use"
+    ? { type: "input_json_delta", partial_json: JSON.stringify(block.input) }
+    : { type: "text_delta", text: block.text };
+  return [
+    { event: "message_start", data: { type: "message_start", message: start } },
+    { event: "content_block_start", data: { type: "content_block_start", index: 0, content_block: block.type === "tool_use" ? { ...block, input: {} } : { type: "text", text: "" } } },
+    { event: "content_block_delta", data: { type: "content_block_delta", index: 0, delta } },
+    { event: "content_block_stop", data: { type: "content_block_stop", index: 0 } },
+    { event: "message_delta", data: { type: "message_delta", delta: { stop_reason: done.stop_reason, stop_sequence: null }, usage: { output_tokens: done.usage.output_tokens } } },
+    { event: "message_stop", data: { type: "message_stop" } },
+  ];
+}
+
+function geminiStructured(model, json) {
+  const mode = json?.toolConfig?.functionCallingConfig?.mode;
+  const declarations = (json?.tools ?? []).flatMap((t) => t.functionDeclarations ?? []);
+  const config = json?.generationConfig ?? {};
+  let part = null;
+  if (declarations.length && mode === "ANY") {
+    const allowed = json.toolConfig.functionCallingConfig.allowedFunctionNames;
+    const fn = declarations.find((d) => allowed?.includes(d.name)) ?? declarations[0];
+    part = { functionCall: { name: fn.name, args: sampleFromSchema(fn.parametersJsonSchema ?? fn.parameters ?? {}) } };
+  } else if (config.responseMimeType === "application/json") {
+    part = { text: JSON.stringify(sampleFromSchema(config.responseJsonSchema ?? config.responseSchema ?? {})) };
+  }
+  if (!part) return null;
+  const r = geminiResponse(model, "", true);
+  r.candidates[0].content.parts = [part];
+  return r;
+}
+
+function geminiModel(model) {
+  return {
+    name: `models/${model}`, version: "001", displayName: `Mock ${model}`, description: "mock model",
+    inputTokenLimit: 1048576, outputTokenLimit: 65536,
+    supportedGenerationMethods: ["generateContent", "streamGenerateContent", "countTokens"],
+  };
 }
 
 export async function startMockUpstream() {

@@ -61,9 +61,17 @@ function speak(endpoint, ws, url) {
       send({ type: "response.done", response: { id: "resp_rt", status: "completed", usage: REALTIME_USAGE } });
     } else if (endpoint === "responses" && event.type === "response.create") {
       const model = event.model ?? "unknown";
+      // The whole event sequence the HTTP stream has: Codex CLI reads the answer from the item events.
+      const message = { type: "message", id: "msg_1", role: "assistant", status: "completed", content: [{ type: "output_text", text: "Hello over WebSocket", annotations: [] }] };
+      const at = { item_id: "msg_1", output_index: 0, content_index: 0 };
       send({ type: "response.created", response: { id: "resp_ws", model, status: "in_progress", usage: null } });
-      send({ type: "response.output_text.delta", item_id: "msg_1", output_index: 0, content_index: 0, delta: "Hello over WebSocket" });
-      send({ type: "response.completed", response: { id: "resp_ws", object: "response", model, status: "completed", output: [{ type: "message", id: "msg_1", role: "assistant", status: "completed", content: [{ type: "output_text", text: "Hello over WebSocket", annotations: [] }] }], usage: RESPONSES_USAGE } });
+      send({ type: "response.output_item.added", output_index: 0, item: { ...message, status: "in_progress", content: [] } });
+      send({ type: "response.content_part.added", ...at, part: { type: "output_text", text: "", annotations: [] } });
+      send({ type: "response.output_text.delta", ...at, delta: "Hello over WebSocket" });
+      send({ type: "response.output_text.done", ...at, text: "Hello over WebSocket" });
+      send({ type: "response.content_part.done", ...at, part: message.content[0] });
+      send({ type: "response.output_item.done", output_index: 0, item: message });
+      send({ type: "response.completed", response: { id: "resp_ws", object: "response", model, status: "completed", output: [message], usage: RESPONSES_USAGE } });
     } else if (endpoint === "live" && event.setup) {
       sendLive({ setupComplete: {} });
     } else if (endpoint === "live" && (event.clientContent || event.realtimeInput)) {

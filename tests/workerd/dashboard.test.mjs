@@ -370,6 +370,10 @@ describe("routes", () => {
     expect(res.text).toContain(`${stack.url}/v1`);
     expect(res.text).toContain(`${stack.url}/v1beta/openai`);
     expect(res.text).not.toMatch(/Anthropic ·/);
+    // The coding agents of the chosen providers, ready to paste (HTML-escaped in the page).
+    expect(res.text).toContain(`export CODEX_API_KEY=&#34;${token}&#34;`);
+    expect(res.text).toContain(`export GOOGLE_GEMINI_BASE_URL=&#34;${stack.url}&#34;\nexport GEMINI_API_KEY=&#34;${token}&#34;`);
+    expect(res.text).not.toContain("Claude Code");
     const record = await apiToken(tokenId(token));
     expect(record).toMatchObject({ label: "form made", providers: ["openai", "gemini"], status: "active", last4: token.slice(-4) });
     expect((await chat(token)).status).toBe(200);
