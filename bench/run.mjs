@@ -246,7 +246,7 @@ export async function startWorkerd(name, { kvDir, auth, upstream = startWorkerd.
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
         bindings: { OPENAI_API_KEY: REAL_KEY, ADMIN_SECRET, OPENAI_UPSTREAM: upstream.url },
         kvNamespaces: ["TOKENS"],
-        durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, REGION_RELAY: { className: "RegionRelay", useSQLite: true }, LEDGER: { className: "Ledger", useSQLite: true } },
+        durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, REGION_RELAY: { className: "RegionRelay", useSQLite: true }, ADMIN: { className: "AdminState", useSQLite: true }, LEDGER: { className: "Ledger", useSQLite: true } },
       }),
     ...worker,
   };

@@ -5,6 +5,7 @@
 //! `docs/architecture.md` follows a request through these modules.
 
 pub mod admin;
+pub mod budget;
 pub mod common;
 pub mod policy;
 pub mod proxy;

@@ -2,10 +2,12 @@
 //! edit, enable/disable and delete, all as plain form posts.
 //!
 //! Every state-changing post must come from our own origin and carry the CSRF token bound to the
-//! session; anything else is refused before it can change a thing.
+//! session; anything else is refused before it can change a thing. Every change of a token goes
+//! through `AdminState` (`admin::state`), as the API's do; so do sign-ins, sign-outs and the check
+//! that a session has not been signed out.
 
 use askama::Template;
-use serde_json::json;
+use serde_json::{json, Value};
 use worker::web_sys::{self, Headers, ResponseInit};
 use worker::{console_error, Env};
 
@@ -13,13 +15,18 @@ use crate::admin::changes;
 use crate::admin::flash::{self, Created, Notice, Sealer, Undo};
 use crate::admin::form_check::{self, FieldProblem, FormKind};
 use crate::admin::list::{arrange, days_ago, readable_utc, ListView, RowUsage, Shown, TokenRow};
+use crate::admin::api::{attempts_key, client_address, unexpected, SECRET_ATTEMPTS_PER_MINUTE};
+use crate::admin::audit::{self, Action, Actor, Entry, Via};
+use crate::admin::state;
+use crate::admin::token_writes::{Outcome, TokenWrite};
+use crate::common::timestamp::format_rfc3339;
 use crate::admin::pages::{
-    base_url, client_snippets, form_to_json, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, KeyLine, Layout, LoginPage,
+    base_url, client_snippets, form_to_json, AuditPage, AuditRow, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, KeyLine, Layout, LoginPage,
     MessagePage, NewTokenPage, TokenForm, UpstreamStatus, Upstreams, ICON, SCRIPT, STYLESHEET,
 };
 use crate::admin::session::{self, Session, SessionKey};
 use crate::tokens::token::{is_token_id, Status, TokenRecord};
-use crate::tokens::admin::{parse_patch, secrets_match, TokenPatch};
+use crate::tokens::admin::{parse_patch, secrets_match};
 use crate::common::urlencoded;
 use crate::admin::api::{create_token, CreateError};
 use crate::runtime::{body_text, now_unix};
@@ -28,8 +35,6 @@ use crate::proxy::provider::Provider;
 use crate::upstream::{failover, registry};
 use crate::tokens::store::{StoreError, TokenStore};
 
-/// Failed sign-ins allowed per client and minute before 429.
-const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 5;
 
 /// Headers every admin response carries, the JSON API's included.
 pub fn secure(response: web_sys::Response) -> web_sys::Response {
@@ -105,11 +110,6 @@ fn header(req: &web_sys::Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-fn client_key(req: &web_sys::Request) -> String {
-    let ip = header(req, "cf-connecting-ip").unwrap_or_else(|| "unknown".into());
-    format!("sign-in:{ip}")
-}
-
 fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).expect("the platform CSPRNG");
@@ -121,6 +121,7 @@ struct Admin {
     secret: String,
     origin: String,
     env: Env,
+    actor: Actor,
 }
 
 impl Admin {
@@ -129,8 +130,12 @@ impl Admin {
         session::cookie_value(&cookies, name).map(str::to_string)
     }
 
-    fn session(&self, req: &web_sys::Request) -> Option<Session> {
-        self.key.verify(&self.cookie(req, session::COOKIE_NAME)?, now_unix())
+    /// The session the cookie stands for, if it verifies and AdminState still honours it.
+    async fn session(&self, req: &web_sys::Request) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self.cookie(req, session::COOKIE_NAME).and_then(|v| self.key.verify(&v, now_unix())) else {
+            return Ok(None);
+        };
+        Ok(state::session_honoured(&self.env, &session).await?.then_some(session))
     }
 
     fn sealer(&self) -> Sealer {
@@ -179,11 +184,30 @@ impl Signed<'_> {
         redirect(&view.location(row), &[("set-cookie", &cookie)])
     }
 
-    /// The record, or the page that says why there is none.
-    async fn load(&self, id: &str) -> Result<TokenRecord, web_sys::Response> {
+    /// The record for showing it, `Ok(None)` when it is damaged, or the page that says why there
+    /// is none. Changes are never made from this read: they go to AdminState.
+    async fn load(&self, id: &str) -> Result<Option<TokenRecord>, web_sys::Response> {
         match self.store.get(id).await {
-            Ok(Some(record)) => Ok(record),
-            Ok(None) => Err(self.message(404, "Not found", "No token has that id; it may have been deleted.")),
+            Ok(Some(record)) => Ok(Some(record)),
+            Ok(None) => Err(self.not_found()),
+            Err(e) if e.is_damaged() => Ok(None),
+            Err(e) => Err(self.unavailable(e)),
+        }
+    }
+
+    fn not_found(&self) -> web_sys::Response {
+        self.message(404, "Not found", "No token has that id; it may have been deleted.")
+    }
+
+    /// One write through AdminState: the record as it now stands, or the page that says why not.
+    async fn write(&self, write: TokenWrite) -> Result<Option<TokenRecord>, web_sys::Response> {
+        match state::write_token(&self.admin.env, write, self.admin.actor.clone()).await {
+            Ok(Outcome::Written { record }) => Ok(Some(record)),
+            Ok(Outcome::Deleted) => Ok(None),
+            Ok(Outcome::NotFound) => Err(self.not_found()),
+            Ok(Outcome::Invalid { message: text, .. }) => Err(self.message(400, "Not changed", &text)),
+            Ok(Outcome::Damaged) => Err(self.message(409, "Damaged record", "This token's record is damaged and can only be deleted.")),
+            Ok(other) => Err(self.unavailable(unexpected(other))),
             Err(e) => Err(self.unavailable(e)),
         }
     }
@@ -206,6 +230,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
         secret,
         origin: url.origin(),
         env: env.clone(),
+        actor: Actor { via: Via::Dashboard, client: client_address(&req) },
     };
     let method = req.method();
     if method == "POST" && !admin.same_origin(&req) {
@@ -214,7 +239,12 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     if rest == "/login" && method == "POST" {
         return sign_in(req, &admin, env).await;
     }
-    let Some(session) = admin.session(&req) else {
+    let session = match admin.session(&req).await {
+        Ok(session) => session,
+        // Fail closed: a session AdminState cannot vouch for may have been signed out.
+        Err(e) => return store_unavailable(e, None),
+    };
+    let Some(session) = session else {
         return match (method.as_str(), rest) {
             ("GET", "" | "/") => page(200, &LoginPage { layout: Layout::default(), error: None }, &[]),
             ("GET", _) => redirect("/admin", &[]),
@@ -235,6 +265,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
             "/new" => new_page(200, &s, TokenForm::blank(), &view),
             "/created" => created_page(&req, &s),
             "/usage" => secure(crate::usage::dashboard::overview(url, s.layout(), &s.store, env).await),
+            "/audit" => audit_page(url, &s).await,
             _ => match rest.strip_prefix("/tokens/") {
                 Some(id) if is_token_id(id) => edit_page(id, &s, &view).await,
                 Some(path) => match path.split_once('/') {
@@ -257,7 +288,14 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
     let view = ListView::from_pairs(&fields);
     let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["logout"] => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
+        ["logout"] => match state::session_close(env, &s.session, admin.actor.clone()).await {
+            Ok(()) => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
+            Err(e) => s.unavailable(e),
+        },
+        ["logout-everywhere"] => match state::session_close_all(env, admin.actor.clone()).await {
+            Ok(()) => redirect("/admin", &[("set-cookie", &session::clear_cookie())]),
+            Err(e) => s.unavailable(e),
+        },
         ["tokens"] => create(&fields, &s, &view).await,
         ["tokens", id] if is_token_id(id) => update(id, &fields, &s, &view).await,
         ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, &s, &view).await,
@@ -267,7 +305,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
 }
 
 async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Response {
-    let client = client_key(&req);
+    let client = attempts_key(&admin.actor.client);
     let throttled = |reset_secs: u64| {
         let retry_after = reset_secs.to_string();
         page(
@@ -280,7 +318,7 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
         )
     };
     // Look before checking the password, so a throttled client learns nothing from trying.
-    match limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 0).await {
+    match limiter::hit(env, &client, SECRET_ATTEMPTS_PER_MINUTE, 60, 0).await {
         Ok(d) if !d.allowed => return throttled(d.reset_secs),
         Ok(_) => {}
         Err(e) => console_error!("sign-in limiter unavailable: {e}"),
@@ -288,10 +326,20 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
     let fields = form(&req).await;
     let password = urlencoded::first(&fields, "password").unwrap_or_default();
     if secrets_match(password, &admin.secret) {
-        let cookie = session::set_cookie(&admin.key.issue(now_unix(), &random()));
-        return redirect("/admin", &[("set-cookie", &cookie)]);
+        let value = admin.key.issue(now_unix(), &random());
+        let Some(session) = admin.key.verify(&value, now_unix()) else {
+            return message(500, None, "Not signed in", "The new session did not verify; try again.");
+        };
+        // Recorded before the cookie is handed out, so that sign-out can end it.
+        if let Err(e) = state::session_open(env, &session, admin.actor.clone()).await {
+            return store_unavailable(e, None);
+        }
+        return redirect("/admin", &[("set-cookie", &session::set_cookie(&value))]);
     }
-    if let Ok(d) = limiter::hit(env, &client, SIGN_IN_ATTEMPTS_PER_MINUTE, 60, 1).await {
+    if let Err(e) = state::log(env, Entry::new(format_rfc3339(now_unix()), Action::SignInFailed, &admin.actor)).await {
+        console_error!("sign-in: the audit log is unavailable: {}", e.0);
+    }
+    if let Ok(d) = limiter::hit(env, &client, SECRET_ATTEMPTS_PER_MINUTE, 60, 1).await {
         if !d.allowed {
             return throttled(d.reset_secs);
         }
@@ -301,12 +349,15 @@ async fn sign_in(req: web_sys::Request, admin: &Admin, env: &Env) -> web_sys::Re
 
 /// The token list, filtered and sorted as `view` says, with the notice the last action left.
 async fn list_page(req: &web_sys::Request, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
-    let tokens = match s.store.list().await {
-        Ok(tokens) => tokens,
+    let listing = match s.store.listing().await {
+        Ok(listing) => listing,
         Err(e) => return s.unavailable(e),
     };
+    let tokens = listing.tokens;
+    let needle = view.q.trim().to_lowercase();
+    let damaged: Vec<String> = listing.damaged.into_iter().filter(|id| "damaged".contains(&needle) || id.contains(&needle)).collect();
     let now = now_unix();
-    let total = tokens.len();
+    let total = tokens.len() + damaged.len();
     let mut rows: Vec<TokenRow> = tokens.iter().map(|t| TokenRow::new(&t.id, &t.record, t.last_used.as_deref(), now)).collect();
     // The 30-day usage columns: one call to the account's ledger; without it, no usage columns.
     let usage = crate::usage::dashboard::last_30_days(&s.admin.env).await;
@@ -328,6 +379,7 @@ async fn list_page(req: &web_sys::Request, s: &Signed<'_>, view: &ListView) -> w
             notice,
             show_usage: usage.is_some(),
             upstreams: upstreams(&s.admin.env, &s.admin.origin),
+            damaged,
         },
         extra,
     )
@@ -379,7 +431,7 @@ async fn create(fields: &[(String, String)], s: &Signed<'_>, view: &ListView) ->
         return refused(problems);
     }
     body["token"] = json!(urlencoded::first(fields, "token").unwrap_or_default());
-    match create_token(&s.store, &body).await {
+    match create_token(&s.admin.env, &body, s.admin.actor.clone()).await {
         Ok(created) => {
             let sealed = s.seal(
                 "created",
@@ -424,19 +476,36 @@ fn created_page(req: &web_sys::Request, s: &Signed<'_>) -> web_sys::Response {
     )
 }
 
-/// Applies a validated change and goes back to the list at the token's row, saying what changed.
-async fn save(s: &Signed<'_>, id: &str, before: TokenRecord, patch: TokenPatch, view: &ListView, notice: impl Fn(&TokenRecord, &TokenRecord) -> Notice) -> web_sys::Response {
-    let mut after = before.clone();
-    patch.apply(&mut after);
-    match s.store.put(id, &after).await {
-        Ok(()) => s.done(view, Some(id), notice(&before, &after)),
-        Err(e) => s.unavailable(e),
+/// Sends a validated change (an admin body) through AdminState and goes back to the list at the
+/// token's row, saying what changed.
+async fn save(s: &Signed<'_>, id: &str, before: TokenRecord, body: Value, view: &ListView, notice: impl Fn(&TokenRecord, &TokenRecord) -> Notice) -> web_sys::Response {
+    match s.write(TokenWrite::Patch { id: id.to_string(), body }).await {
+        Ok(Some(after)) => s.done(view, Some(id), notice(&before, &after)),
+        Ok(None) => s.not_found(),
+        Err(page) => page,
     }
+}
+
+fn confirm_delete(id: &str, record: Option<&TokenRecord>, s: &Signed<'_>, view: &ListView, neighbour: Option<&str>) -> web_sys::Response {
+    page(
+        200,
+        &ConfirmDeletePage {
+            layout: s.layout(),
+            id,
+            label: record.map_or("", |r| r.label.as_str()),
+            last4: record.map_or("", |r| r.last4.as_str()),
+            view,
+            neighbour,
+            damaged: record.is_none(),
+        },
+        &[],
+    )
 }
 
 async fn edit_page(id: &str, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
     let record = match s.load(id).await {
-        Ok(record) => record,
+        Ok(Some(record)) => record,
+        Ok(None) => return confirm_delete(id, None, s, view, None),
         Err(page) => return page,
     };
     let last_used = match s.store.last_used(id).await {
@@ -475,41 +544,40 @@ fn render_edit(status: u16, id: &str, record: &TokenRecord, last_used: Option<&s
 }
 
 async fn update(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    // Read to check the form against (and to name what changed); the change itself is applied by
+    // AdminState to the record as it then stands.
     let record = match s.load(id).await {
-        Ok(record) => record,
+        Ok(Some(record)) => record,
+        Ok(None) => return confirm_delete(id, None, s, view, None),
         Err(page) => return page,
     };
     let body = form_to_json(fields);
     let kind = FormKind::Edit { stored_expiry: record.policy.expires_at.as_deref() };
     let mut problems = form_check::check(fields, &body, kind, now_unix());
-    let patch = match parse_patch(&body) {
-        Ok(patch) if problems.is_empty() => patch,
-        Ok(_) => TokenPatch::default(),
-        Err(e) => {
-            if problems.is_empty() {
-                problems.push(form_check::in_form_words(&e));
-            }
-            TokenPatch::default()
+    if let Err(e) = parse_patch(&body) {
+        if problems.is_empty() {
+            problems.push(form_check::in_form_words(&e));
         }
-    };
+    }
     if !problems.is_empty() {
         let last_used = s.store.last_used(id).await.ok().flatten();
         return render_edit(400, id, &record, last_used.as_deref(), TokenForm::from_fields(fields).with_errors(problems), s, view);
     }
-    save(s, id, record, patch, view, |before, after| Notice { text: changes::saved(before, after), undo_enable: None }).await
+    save(s, id, record, body, view, |before, after| Notice { text: changes::saved(before, after), undo_enable: None }).await
 }
 
 async fn set_status(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &ListView) -> web_sys::Response {
     let status = urlencoded::first(fields, "status").unwrap_or_default();
-    let patch = match parse_patch(&json!({ "status": status })) {
-        Ok(patch) => patch,
-        Err(e) => return s.message(400, "Not changed", &e.to_string()),
-    };
+    let body = json!({ "status": status });
+    if let Err(e) = parse_patch(&body) {
+        return s.message(400, "Not changed", &e.to_string());
+    }
     let record = match s.load(id).await {
-        Ok(record) => record,
+        Ok(Some(record)) => record,
+        Ok(None) => return s.message(409, "Damaged record", "This token's record is damaged and can only be deleted."),
         Err(page) => return page,
     };
-    save(s, id, record, patch, view, |_, after| match after.status {
+    save(s, id, record, body, view, |_, after| match after.status {
         Status::Disabled => Notice {
             text: changes::disabled(&after.label),
             undo_enable: Some(Undo { id: id.to_string(), label: after.label.clone() }),
@@ -526,24 +594,37 @@ async fn delete(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &Li
     };
     let neighbour = urlencoded::first(fields, "neighbour").filter(|n| is_token_id(n) && *n != id);
     if urlencoded::first(fields, "confirm") != Some("yes") {
-        return page(
+        return confirm_delete(id, record.as_ref(), s, view, neighbour);
+    }
+    let text = match &record {
+        Some(r) => changes::deleted(&r.label, &r.last4),
+        None => "Deleted the damaged record.".to_string(),
+    };
+    match s.write(TokenWrite::Delete { id: id.to_string() }).await {
+        Ok(_) => {
+            // Deleting a token deletes its usage too (its ledger and its rows in the overview).
+            crate::usage::admin_api::forget_token(&s.admin.env, id).await;
+            s.done(view, neighbour, Notice { text, undo_enable: None })
+        }
+        Err(page) => page,
+    }
+}
+
+async fn audit_page(url: &web_sys::Url, s: &Signed<'_>) -> web_sys::Response {
+    let request = match audit::parse_page(None, url.search_params().get("before").as_deref()) {
+        Ok(request) => request,
+        Err(e) => return s.message(400, "Not found", &e.to_string()),
+    };
+    match state::audit_page(&s.admin.env, request).await {
+        Ok(log) => page(
             200,
-            &ConfirmDeletePage {
+            &AuditPage {
                 layout: s.layout(),
-                id,
-                label: &record.label,
-                last4: &record.last4,
-                view,
-                neighbour,
+                entries: log.entries.iter().map(AuditRow::new).collect(),
+                next_before: log.next_before,
             },
             &[],
-        );
-    }
-    match s.store.delete(id).await {
-        Ok(()) => {
-            crate::usage::admin_api::forget_token(&s.admin.env, id).await;
-            s.done(view, neighbour, Notice { text: changes::deleted(&record.label, &record.last4), undo_enable: None })
-        }
+        ),
         Err(e) => s.unavailable(e),
     }
 }

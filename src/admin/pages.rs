@@ -4,6 +4,7 @@
 use askama::Template;
 use serde_json::{json, Map, Value};
 
+use crate::admin::audit::Entry;
 use crate::admin::flash::Notice;
 use crate::admin::form_check::FieldProblem;
 use crate::admin::list::{ListView, Shown, SortChoice, TokenRow, RATE_WINDOW_NAMES};
@@ -211,6 +212,8 @@ pub struct DashboardPage<'a> {
     pub notice: Option<Notice>,
     /// Whether rows carry usage (the usage columns and "sort by spend" appear with it).
     pub show_usage: bool,
+    /// Ids of records that no longer read as one: listed as damaged, with a delete button.
+    pub damaged: Vec<String>,
     /// Each provider's keys as this isolate sees them, and the operator's rows left out.
     pub upstreams: Upstreams,
 }
@@ -306,6 +309,43 @@ pub struct ConfirmDeletePage<'a> {
     pub view: &'a ListView,
     /// The row the list scrolls to afterwards.
     pub neighbour: Option<&'a str>,
+    /// The record no longer reads as one: say so, and offer only deletion.
+    pub damaged: bool,
+}
+
+/// One audit entry as the audit page shows it.
+pub struct AuditRow {
+    pub at: String,
+    pub action: &'static str,
+    pub via: &'static str,
+    pub client: String,
+    pub token: Option<String>,
+    pub label: Option<String>,
+    /// `field: before → after`, values as JSON.
+    pub changes: Vec<String>,
+}
+
+impl AuditRow {
+    pub fn new(entry: &Entry) -> Self {
+        let show = |v: &Value| if v.is_null() { "—".to_string() } else { v.to_string() };
+        AuditRow {
+            at: entry.at.replace('T', " ").trim_end_matches('Z').to_string(),
+            action: entry.action.name(),
+            via: entry.via.name(),
+            client: entry.client.clone(),
+            token: entry.token_id.clone(),
+            label: entry.label.clone(),
+            changes: entry.changes.iter().map(|c| format!("{}: {} → {}", c.field, show(&c.before), show(&c.after))).collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    pub layout: Layout,
+    pub entries: Vec<AuditRow>,
+    pub next_before: Option<i64>,
 }
 
 #[derive(Template)]
@@ -419,6 +459,7 @@ mod tests {
             view,
             notice,
             show_usage: false,
+            damaged: Vec::new(),
             upstreams: Upstreams::default(),
         }
         .render()
@@ -443,6 +484,48 @@ mod tests {
         }
         .render()
         .unwrap()
+    }
+
+    #[test]
+    fn a_damaged_record_is_listed_as_damaged_with_a_delete_button() {
+        let id = "d".repeat(64);
+        let html = DashboardPage {
+            layout: Layout { csrf: Some("csrf-123".into()) },
+            total: 2,
+            tokens: vec![TokenRow::new("ab", &record("fine"), None, NOW)],
+            view: &ListView::default(),
+            notice: None,
+            show_usage: false,
+            damaged: vec![id.clone()],
+            upstreams: Upstreams::default(),
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains(r#"<span class="status damaged">damaged</span>"#), "{html}");
+        assert!(html.contains(&format!(r#"action="/admin/tokens/{id}/delete""#)));
+        assert!(html.contains("fine"));
+    }
+
+    #[test]
+    fn the_audit_page_shows_each_entry_and_the_way_to_older_ones() {
+        use crate::admin::audit::{Actor, Via};
+        let actor = Actor { via: Via::Dashboard, client: "<b>198.51.100.4</b>".into() };
+        let mut renamed = record("after");
+        renamed.status = Status::Disabled;
+        let entry = Entry::for_token("2026-12-01T10:00:00Z".into(), &actor, &"e".repeat(64), Some(&record("before")), Some(&renamed));
+        let html = AuditPage {
+            layout: Layout { csrf: Some("csrf-123".into()) },
+            entries: vec![AuditRow::new(&entry)],
+            next_before: Some(41),
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains("2026-12-01 10:00:00"), "{html}");
+        assert!(html.contains("label: &#34;before&#34; → &#34;after&#34;") || html.contains("label: &quot;before&quot; → &quot;after&quot;"), "{html}");
+        assert!(html.contains(">change<") && html.contains(">dashboard<"));
+        assert!(!html.contains("<b>198"), "client text is escaped");
+        assert!(html.contains(r#"href="/admin/audit?before=41""#));
+        assert!(html.contains(r#"action="/admin/logout-everywhere""#));
     }
 
     #[test]
@@ -531,7 +614,7 @@ mod tests {
         assert!(!dashboard(vec![row(&record("x"), None)]).contains("30 d"));
         let mut with = row(&record("x"), None);
         with.usage = Some(crate::admin::list::RowUsage { requests: "12".into(), tokens: "3,400".into(), cost: "$0.12".into(), cost_usd: Some(0.12) });
-        let html = DashboardPage { layout: Layout::default(), total: 1, tokens: vec![with], view: &ListView::default(), notice: None, show_usage: true, upstreams: Upstreams::default() }.render().unwrap();
+        let html = DashboardPage { layout: Layout::default(), total: 1, tokens: vec![with], view: &ListView::default(), notice: None, damaged: Vec::new(), show_usage: true, upstreams: Upstreams::default() }.render().unwrap();
         for needle in ["Requests <span class=\"muted\">30 d</span>", ">3,400<", ">$0.12<", "Highest spend first"] {
             assert!(html.contains(needle), "{needle}");
         }

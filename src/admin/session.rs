@@ -1,8 +1,12 @@
 //! Dashboard sessions: a signed cookie, and a CSRF token bound to it.
 //!
-//! Stateless by design (no KV write per sign-in): the cookie carries its own expiry and a random
-//! nonce, signed with HMAC-SHA256 under a key derived from `ADMIN_SECRET` (never the secret
-//! itself). Changing `ADMIN_SECRET` therefore signs everyone out.
+//! The cookie carries its own expiry and a random nonce, signed with HMAC-SHA256 under a key
+//! derived from `ADMIN_SECRET` (never the secret itself); changing `ADMIN_SECRET` signs everyone
+//! out. What the cookie cannot say, whether the server still honours it, is kept in the
+//! `AdminState` Durable Object: each sign-in is recorded with an increasing number, sign-out marks
+//! its session revoked (kept until the cookie would have expired anyway), and "sign out
+//! everywhere" sets a mark that every session opened before it falls behind. [`still_honoured`]
+//! decides from those.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -79,6 +83,38 @@ impl SessionKey {
 
     pub fn csrf_matches(&self, session: &Session, presented: &str) -> bool {
         constant_time_eq(self.csrf_token(session).as_bytes(), presented.as_bytes())
+    }
+}
+
+impl Session {
+    /// When the session was opened: the expiry is always issue time + TTL.
+    pub fn issued_at(&self) -> i64 {
+        self.expires_at - SESSION_TTL_SECS
+    }
+}
+
+/// What AdminState recorded of a session at sign-in (and sign-out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    /// Sign-ins are numbered in the order AdminState saw them.
+    pub seq: i64,
+    pub revoked: bool,
+}
+
+/// The last "sign out everywhere": the number of the last sign-in before it, and when (ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Everywhere {
+    pub seq: i64,
+    pub at_ms: i64,
+}
+
+/// Whether a session whose cookie verified is still honoured. A session AdminState never recorded
+/// (a cookie from before AdminState kept sessions, or minted with the key) is judged by its issue
+/// time, in whole seconds: one issued in the same second as "sign out everywhere" counts as before.
+pub fn still_honoured(session: &Session, recorded: Option<Recorded>, everywhere: Option<Everywhere>) -> bool {
+    match recorded {
+        Some(r) => !r.revoked && everywhere.is_none_or(|e| r.seq > e.seq),
+        None => everywhere.is_none_or(|e| session.issued_at() * 1000 > e.at_ms),
     }
 }
 
@@ -159,6 +195,27 @@ mod tests {
         assert!(!key.csrf_matches(&b, &token));
         assert!(!key.csrf_matches(&a, ""));
         assert!(!SessionKey::derive("other").csrf_matches(&a, &token));
+    }
+
+    #[test]
+    fn sign_out_and_sign_out_everywhere_end_sessions_the_cookie_still_vouches_for() {
+        let key = SessionKey::derive("admin-secret");
+        let session = key.verify(&key.issue(NOW, &NONCE), NOW).unwrap();
+        assert_eq!(session.issued_at(), NOW);
+        let live = Some(Recorded { seq: 5, revoked: false });
+        assert!(still_honoured(&session, live, None));
+        assert!(!still_honoured(&session, Some(Recorded { seq: 5, revoked: true }), None));
+        // Sign out everywhere after sign-in 5 ends 5 and every earlier one, not a later sign-in.
+        let everywhere = Some(Everywhere { seq: 5, at_ms: NOW * 1000 + 400 });
+        assert!(!still_honoured(&session, live, everywhere));
+        assert!(!still_honoured(&session, Some(Recorded { seq: 2, revoked: false }), everywhere));
+        assert!(still_honoured(&session, Some(Recorded { seq: 6, revoked: false }), everywhere));
+        assert!(!still_honoured(&session, Some(Recorded { seq: 6, revoked: true }), everywhere));
+        // A cookie AdminState never saw: honoured until a sign-out everywhere at or after its second.
+        assert!(still_honoured(&session, None, None));
+        assert!(!still_honoured(&session, None, everywhere));
+        assert!(!still_honoured(&session, None, Some(Everywhere { seq: 0, at_ms: NOW * 1000 })));
+        assert!(still_honoured(&session, None, Some(Everywhere { seq: 0, at_ms: NOW * 1000 - 1 })));
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    /// A budget is used up: 429 in each provider's quota shape.
+    QuotaExceeded,
     BadGateway,
     Unavailable,
 }
@@ -26,7 +28,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::PayloadTooLarge => 413,
-            ErrorKind::RateLimited => 429,
+            ErrorKind::RateLimited | ErrorKind::QuotaExceeded => 429,
             ErrorKind::BadGateway => 502,
             ErrorKind::Unavailable => 503,
         }
@@ -40,6 +42,7 @@ impl ErrorKind {
             ErrorKind::NotFound => ("invalid_request_error", "not_found"),
             ErrorKind::PayloadTooLarge => ("invalid_request_error", "request_too_large"),
             ErrorKind::RateLimited => ("requests", "rate_limit_exceeded"),
+            ErrorKind::QuotaExceeded => ("insufficient_quota", "insufficient_quota"),
             ErrorKind::BadGateway => ("server_error", "upstream_unreachable"),
             ErrorKind::Unavailable => ("server_error", "service_unavailable"),
         }
@@ -52,7 +55,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "permission_error",
             ErrorKind::NotFound => "not_found_error",
             ErrorKind::PayloadTooLarge => "request_too_large",
-            ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::RateLimited | ErrorKind::QuotaExceeded => "rate_limit_error",
             ErrorKind::BadGateway => "api_error",
             ErrorKind::Unavailable => "overloaded_error",
         }
@@ -66,6 +69,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::PayloadTooLarge => "request_too_large",
             ErrorKind::RateLimited => "too_many_concurrent_requests",
+            ErrorKind::QuotaExceeded => "quota_exceeded",
             ErrorKind::BadGateway => "upstream_unreachable",
             ErrorKind::Unavailable => "service_unavailable",
         }
@@ -77,7 +81,7 @@ impl ErrorKind {
             ErrorKind::Unauthenticated => "UNAUTHENTICATED",
             ErrorKind::Forbidden => "PERMISSION_DENIED",
             ErrorKind::NotFound => "NOT_FOUND",
-            ErrorKind::RateLimited => "RESOURCE_EXHAUSTED",
+            ErrorKind::RateLimited | ErrorKind::QuotaExceeded => "RESOURCE_EXHAUSTED",
             ErrorKind::BadGateway | ErrorKind::Unavailable => "UNAVAILABLE",
         }
     }
@@ -192,5 +196,16 @@ mod tests {
         assert_eq!(ErrorKind::BadGateway.status(), 502);
         assert_eq!(ErrorKind::Unavailable.status(), 503);
         assert_eq!(ErrorKind::PayloadTooLarge.status(), 413);
+    }
+
+    #[test]
+    fn a_used_up_budget_is_each_providers_quota_error() {
+        let v = parse(error_body(Some(Provider::OpenAi), ErrorKind::QuotaExceeded, "spent"));
+        assert_eq!(v["error"]["type"], "insufficient_quota");
+        assert_eq!(v["error"]["code"], "insufficient_quota");
+        let v = parse(error_body(Some(Provider::Anthropic), ErrorKind::QuotaExceeded, "spent"));
+        assert_eq!(v["error"]["type"], "rate_limit_error");
+        let v = parse(error_body(Some(Provider::Gemini), ErrorKind::QuotaExceeded, "spent"));
+        assert_eq!(v["error"], json!({"code": 429, "message": "spent", "status": "RESOURCE_EXHAUSTED"}));
     }
 }

@@ -4,6 +4,9 @@
 //! 1024 bytes), so listing every token costs one KV list call per 1000 tokens instead of one read
 //! per token. A record too large for metadata is read individually when listed.
 //!
+//! This module only reads records (and writes "last used"): every write of a record goes through
+//! the `AdminState` Durable Object (`admin::state`), which applies them one at a time.
+//!
 //! "Last used" lives under its own key, `used:<id>`, never in the record: the proxy writes it from
 //! the background, and a write racing an admin's change must not put back a revoked record.
 
@@ -13,11 +16,13 @@ use std::collections::HashMap;
 use worker::kv::{KvError, KvStore};
 use worker::Env;
 
+use crate::tokens::cache_bound::{bound_ms, is_fresh};
 use crate::tokens::token::{is_token_id, TokenRecord};
 
-const BINDING: &str = "TOKENS";
-const METADATA_LIMIT: usize = 1024;
-const USED_PREFIX: &str = "used:";
+pub const BINDING: &str = "TOKENS";
+/// A record up to this size is also written as its key's metadata, so that listing reads it.
+pub const METADATA_LIMIT: usize = 1024;
+pub const USED_PREFIX: &str = "used:";
 
 pub struct StoredToken {
     pub id: String,
@@ -58,33 +63,43 @@ impl From<worker::Error> for StoreError {
     }
 }
 
-pub struct TokenStore(KvStore);
+/// Every token the list found, and the ids of records that no longer read as one.
+pub struct Listing {
+    pub tokens: Vec<StoredToken>,
+    pub damaged: Vec<String>,
+}
 
-/// How long an isolate may answer from a token record it read, before reading KV again. KV itself
-/// caches reads at each location for 60 s, so a revocation already takes up to a minute to reach
-/// every location; this adds at most as much again and saves a KV read (and its CPU) on most
-/// requests, which also keeps busy tokens within the free plan's 100,000 reads a day. Admin writes
-/// made in the same isolate take effect at once.
-const RECORD_CACHE_MS: f64 = 20_000.0;
+pub struct TokenStore {
+    kv: KvStore,
+    cache_ms: f64,
+}
+
+/// The isolate cache's bound is `RECORD_CACHE_SECS` (see `tokens::cache_bound`). Admin writes
+/// answered in this isolate take effect here at once ([`forget`]).
 const RECORD_CACHE_ENTRIES: usize = 1_000;
 
 thread_local! {
     static RECORD_CACHE: RefCell<HashMap<String, (f64, TokenRecord)>> = Default::default();
 }
 
-fn forget(id: &str) {
+/// Drops this isolate's cached copy of a record, after an admin write to it.
+pub fn forget(id: &str) {
     RECORD_CACHE.with(|cache| cache.borrow_mut().remove(id));
 }
 
 impl TokenStore {
     pub fn open(env: &Env) -> Result<Self, StoreError> {
-        Ok(TokenStore(env.kv(BINDING)?))
+        let cache_var = env.var("RECORD_CACHE_SECS").ok().map(|v| v.to_string());
+        Ok(TokenStore {
+            kv: env.kv(BINDING)?,
+            cache_ms: bound_ms(cache_var.as_deref()),
+        })
     }
 
     /// One string across the wasm boundary, parsed in Rust: cheaper than KV's own JSON mode, which
     /// walks the parsed object field by field through the boundary.
     pub async fn get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let Some(text) = self.0.get(id).text().await? else { return Ok(None) };
+        let Some(text) = self.kv.get(id).text().await? else { return Ok(None) };
         serde_json::from_str(&text).map(Some).map_err(|e| StoreError(format!("record {id}: {e}"), Damaged::Yes))
     }
 
@@ -92,13 +107,13 @@ impl TokenStore {
     /// Unknown tokens are not cached, so a new token works at once.
     pub async fn get_for_request(&self, id: &str, now_ms: f64) -> Result<Option<TokenRecord>, StoreError> {
         let cached = RECORD_CACHE.with(|cache| {
-            cache.borrow().get(id).filter(|(at, _)| now_ms - at < RECORD_CACHE_MS).map(|(_, r)| r.clone())
+            cache.borrow().get(id).filter(|(at, _)| is_fresh(*at, now_ms, self.cache_ms)).map(|(_, r)| r.clone())
         });
         if cached.is_some() {
             return Ok(cached);
         }
         let record = self.get(id).await?;
-        if let Some(record) = &record {
+        if let (Some(record), true) = (&record, self.cache_ms > 0.0) {
             RECORD_CACHE.with(|cache| {
                 let mut cache = cache.borrow_mut();
                 if cache.len() >= RECORD_CACHE_ENTRIES {
@@ -110,38 +125,28 @@ impl TokenStore {
         Ok(record)
     }
 
-    pub async fn put(&self, id: &str, record: &TokenRecord) -> Result<(), StoreError> {
-        forget(id);
-        let json = serde_json::to_string(record).map_err(|e| StoreError::unavailable(e.to_string()))?;
-        let mut put = self.0.put(id, json.as_str())?;
-        if json.len() <= METADATA_LIMIT {
-            put = put.metadata(record)?;
-        }
-        Ok(put.execute().await?)
-    }
-
-    pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
-        forget(id);
-        self.0.delete(id).await?;
-        Ok(self.0.delete(&format!("{USED_PREFIX}{id}")).await?)
-    }
-
     pub async fn last_used(&self, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.0.get(&format!("{USED_PREFIX}{id}")).text().await?)
+        Ok(self.kv.get(&format!("{USED_PREFIX}{id}")).text().await?)
     }
 
     pub async fn set_last_used(&self, id: &str, day: &str) -> Result<(), StoreError> {
-        let put = self.0.put(&format!("{USED_PREFIX}{id}"), day)?.metadata(day)?;
+        let put = self.kv.put(&format!("{USED_PREFIX}{id}"), day)?.metadata(day)?;
         Ok(put.execute().await?)
     }
 
     /// Every token with its last-used day, across all KV list pages, oldest first.
     pub async fn list(&self) -> Result<Vec<StoredToken>, StoreError> {
+        Ok(self.listing().await?.tokens)
+    }
+
+    /// [`list`](Self::list), and the records that no longer read as one (so they can be deleted).
+    pub async fn listing(&self) -> Result<Listing, StoreError> {
         let mut tokens = Vec::new();
+        let mut damaged = Vec::new();
         let mut used = HashMap::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut request = self.0.list();
+            let mut request = self.kv.list();
             if let Some(c) = cursor.take() {
                 request = request.cursor(c);
             }
@@ -163,6 +168,7 @@ impl TokenStore {
                     None => match self.get(&key.name).await {
                         Err(e) if e.is_damaged() => {
                             worker::console_error!("token {} has an unreadable record: {}", key.name, e.0);
+                            damaged.push(key.name.clone());
                             None
                         }
                         other => other?,
@@ -185,6 +191,6 @@ impl TokenStore {
             token.last_used = used.remove(&token.id);
         }
         tokens.sort_by(|a, b| a.record.created_at.cmp(&b.record.created_at).then_with(|| a.id.cmp(&b.id)));
-        Ok(tokens)
+        Ok(Listing { tokens, damaged })
     }
 }

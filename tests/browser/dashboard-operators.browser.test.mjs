@@ -191,7 +191,7 @@ for (const size of SIZES) {
       await page.getByText("Not created: 1 field needs attention.").waitFor();
       const expires = page.getByLabel("Expires");
       await expect(expires.getAttribute("aria-invalid")).resolves.toBe("true");
-      await expect(expires.evaluate((el) => el === document.activeElement)).resolves.toBe(true);
+      await expect.poll(() => expires.evaluate((el) => el === document.activeElement)).toBe(true);
       const described = (await expires.getAttribute("aria-describedby")).split(" ");
       const error = await page.locator(`#${described[0]}`).textContent();
       expect(error).toContain("Expires is in the past");
@@ -220,7 +220,7 @@ for (const size of SIZES) {
       }
       await expect(page.locator("#rate_requests-error").textContent()).resolves.toContain("Rate limit must be a whole number");
       await expect(page.locator("#allowed_ips-error").textContent()).resolves.toContain("Client IP addresses:");
-      await expect(page.evaluate(() => document.activeElement.id)).resolves.toBe("rate_requests");
+      await expect.poll(() => page.evaluate(() => document.activeElement.id)).toBe("rate_requests");
       await page.screenshot({ path: path.join(artifacts, `form-errors-${size.name}.png`), fullPage: true });
       // The rate-limit input is named by its visible label, not overridden.
       expect(await page.getByRole("textbox", { name: "Rate limit (requests)", exact: true }).count()).toBe(1);
@@ -329,7 +329,7 @@ describe("without JavaScript", () => {
       await page.getByLabel("Expires").fill("yesterday");
       await page.getByRole("button", { name: "Create token" }).click();
       await page.getByText("Not created: 1 field needs attention.").waitFor();
-      await expect(page.evaluate(() => document.activeElement.id)).resolves.toBe("expires_at");
+      await expect.poll(() => page.evaluate(() => document.activeElement.id)).toBe("expires_at");
       await page.getByLabel("Expires").fill("");
       const before = await apiCount();
       await page.getByRole("button", { name: "Create token" }).click();

@@ -22,6 +22,30 @@ export default function () {
   return { get: fail, getWithMetadata: fail, put: fail, list: fail, delete: fail };
 }`;
 
+// A binding whose reads reach the real (local) namespace but whose every write fails: a change
+// that cannot be stored.
+const FAILING_WRITES_KV = `
+export default function (env) {
+  const fail = async () => { throw new Error("KV refused the write (test)"); };
+  return {
+    get: (...a) => env.INNER.get(...a),
+    getWithMetadata: (...a) => env.INNER.getWithMetadata(...a),
+    list: (...a) => env.INNER.list(...a),
+    put: fail,
+    delete: fail,
+  };
+}`;
+
+// Workers KV as it behaves on the network: every call waits a random 0..LATENCY ms before it
+// reaches the real (local) namespace, so that calls made at once finish in any order.
+const SLOW_KV = `
+const pause = (ms) => new Promise((r) => setTimeout(r, Math.random() * ms));
+export default function (env) {
+  const ms = Number(env.LATENCY_MS);
+  const wrap = (name) => async (...args) => { await pause(ms); const out = await env.INNER[name](...args); await pause(ms); return out; };
+  return { get: wrap("get"), getWithMetadata: wrap("getWithMetadata"), put: wrap("put"), list: wrap("list"), delete: wrap("delete") };
+}`;
+
 // A rate limiter whose every call fails, as a Durable Object that cannot be reached does: bound as
 // LIMITER in place of the real class when a test asks for `limiterFailure`.
 const FAILING_LIMITER = `
@@ -33,7 +57,9 @@ export default { fetch() { return new Response("failing limiter"); } };`;
 // `bindings` overrides the Worker's vars and secrets; a value of `undefined` removes that binding
 // (a secret never set with `wrangler secret put`). `persist` is a directory where KV and the
 // Durable Objects keep their data, so a second stack started on it sees what the first stored.
-export async function startStack({ kvFailure = false, limiterFailure = false, persist, bindings = {}, upstreams } = {}) {
+// `kvFailure`: true fails every KV call, "writes" only puts and deletes. `kvLatencyMs`: KV answers
+// after a random delay up to this.
+export async function startStack({ kvFailure = false, kvLatencyMs = 0, limiterFailure = false, persist, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
   const websockets = attachMockWebSocket(mock.listeners);
   const logs = [];
@@ -76,12 +102,21 @@ export async function startStack({ kvFailure = false, limiterFailure = false, pe
     durableObjects: {
       LIMITER: limiterFailure ? { className: "Limiter", scriptName: "failing-limiter" } : { className: "Limiter", useSQLite: true },
       REGION_RELAY: { className: "RegionRelay", useSQLite: true },
+      ADMIN: { className: "AdminState", useSQLite: true },
       LEDGER: { className: "Ledger", useSQLite: true },
     },
-    ...(kvFailure ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } } : { kvNamespaces: ["TOKENS"] }),
+    ...(kvFailure === "writes"
+      ? { wrappedBindings: { TOKENS: { scriptName: "failing-writes-kv" } } }
+      : kvFailure
+      ? { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } }
+      : kvLatencyMs
+        ? { wrappedBindings: { TOKENS: { scriptName: "slow-kv", bindings: { LATENCY_MS: kvLatencyMs } } } }
+        : { kvNamespaces: ["TOKENS"] }),
   };
   const workers = [main];
-  if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
+  if (kvFailure === "writes") workers.push({ name: "failing-writes-kv", modules: true, script: FAILING_WRITES_KV, kvNamespaces: { INNER: "TOKENS" } });
+  else if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
+  if (kvLatencyMs) workers.push({ name: "slow-kv", modules: true, script: SLOW_KV, kvNamespaces: { INNER: "TOKENS" } });
   if (limiterFailure) workers.push({ name: "failing-limiter", modules: true, script: FAILING_LIMITER, durableObjects: { LIMITER: "Limiter" } });
 
   const mf = new Miniflare({
@@ -112,6 +147,9 @@ export async function startStack({ kvFailure = false, limiterFailure = false, pe
   return {
     url,
     mf,
+    /** The TOKENS namespace itself, as `wrangler kv` would reach it: no Worker in between. */
+    tokensKv: () =>
+      kvFailure === "writes" ? mf.getKVNamespace("INNER", "failing-writes-kv") : kvLatencyMs ? mf.getKVNamespace("INNER", "slow-kv") : mf.getKVNamespace("TOKENS"),
     mock,
     /** The mock's WebSocket endpoints: recorded handshakes and closes (tests/support/mock-websocket.mjs). */
     websockets,

@@ -48,9 +48,13 @@ describe("authentication", () => {
     ["the secret in another scheme", { authorization: `Basic ${Buffer.from(`admin:${ADMIN_SECRET}`).toString("base64")}` }],
     ["the secret in x-api-key", { "x-api-key": ADMIN_SECRET }],
   ];
+  // Wrong secrets are throttled per client address (admin-throttle.test.mjs), so each try here
+  // comes from an address of its own.
+  let nextClient = 1;
+  const stranger = () => ({ "cf-connecting-ip": `198.51.100.${nextClient++}` });
   test.each(routes)("%s %s is 401 without the right secret", async (method, path) => {
     for (const [name, headers] of wrong) {
-      const res = await send(stack, path, { method, headers: { ...headers, "content-type": "application/json" }, body: method === "POST" || method === "PATCH" ? JSON.stringify({ label: "x", providers: ["openai"] }) : undefined });
+      const res = await send(stack, path, { method, headers: { ...headers, ...stranger(), "content-type": "application/json" }, body: method === "POST" || method === "PATCH" ? JSON.stringify({ label: "x", providers: ["openai"] }) : undefined });
       expect(res.status, name).toBe(401);
       expect(res.json.error.message, name).toMatch(/ADMIN_SECRET/);
     }
@@ -58,9 +62,9 @@ describe("authentication", () => {
 
   test("an unauthenticated request changes nothing", async () => {
     const created = await stack.createToken({ label: "survivor" });
-    await send(stack, "/admin/api/tokens", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ label: "intruder", providers: ["openai"] }) });
-    await send(stack, `/admin/api/tokens/${created.id}`, { method: "DELETE" });
-    await send(stack, `/admin/api/tokens/${created.id}`, { method: "PATCH", body: JSON.stringify({ status: "disabled" }) });
+    await send(stack, "/admin/api/tokens", { method: "POST", headers: { ...stranger(), "content-type": "application/json" }, body: JSON.stringify({ label: "intruder", providers: ["openai"] }) });
+    await send(stack, `/admin/api/tokens/${created.id}`, { method: "DELETE", headers: stranger() });
+    await send(stack, `/admin/api/tokens/${created.id}`, { method: "PATCH", headers: stranger(), body: JSON.stringify({ status: "disabled" }) });
     const tokens = await listTokens();
     expect(tokens.map((t) => t.label)).not.toContain("intruder");
     expect(tokens.find((t) => t.id === created.id).status).toBe("active");
