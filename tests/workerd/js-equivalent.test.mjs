@@ -78,7 +78,7 @@ beforeAll(async () => {
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
         bindings: { ...bindings, ADMIN_SECRET },
         kvNamespaces: ["TOKENS"],
-        durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, ADMIN: { className: "AdminState", useSQLite: true } },
+        durableObjects: { LIMITER: { className: "Limiter", useSQLite: true }, ADMIN: { className: "AdminState", useSQLite: true }, LEDGER: { className: "Ledger", useSQLite: true } },
       }),
       worker("js_equivalent", { kvNamespaces: ["TOKENS"] }),
       worker("js_equivalent_kv_down", { wrappedBindings: { TOKENS: { scriptName: "failing-kv" } } }),
