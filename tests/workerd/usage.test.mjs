@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { startStack } from "../support/stack.mjs";
 import { send } from "./helpers.mjs";
+import { POOL_KEYS } from "../support/mock-upstream.mjs";
 
 let stack;
 beforeAll(async () => { stack = await startStack(); });
@@ -346,4 +347,71 @@ test("a model-scoped token's stream is checked by the policy and still asked for
   expect((await settled(id, 1)).totals).toMatchObject({ input_tokens: 9, output_tokens: 4, estimated_requests: 0 });
   const refused = await send(stack, "/v1/chat/completions", { method: "POST", headers: OPENAI(token), body: chat({ model: "gpt-4o", stream: true }) });
   expect(refused.status).toBe(403);
+});
+
+// Metering on top of the provider table, key pools and the model gate (merged from main).
+describe("with key pools and the other providers", () => {
+  let pooled;
+  const [A, B, C] = POOL_KEYS;
+  beforeAll(async () => {
+    pooled = await startStack({ bindings: { GROQ_API_KEY: `${A},${B};weight=0,${C};weight=0`, REGION_RETRY: "off" } });
+  });
+  afterAll(async () => { await pooled?.dispose(); });
+  beforeEach(() => pooled.mock.reset());
+
+  async function settledOn(s, id, requests) {
+    for (let i = 0; i < 100; i++) {
+      const r = await s.admin("GET", `/admin/api/tokens/${id}/usage`);
+      if (r.body.totals?.requests >= requests) return r.body;
+      await sleep(100);
+    }
+    throw new Error(`the ledger of ${id} never reached ${requests} requests`);
+  }
+
+  test("failover: only the answer the client got is metered, under the table's provider name", async () => {
+    const { id, token } = await pooled.createToken({ providers: ["groq"] });
+    const res = await send(pooled, "/groq/openai/v1/chat/completions", {
+      method: "POST", headers: { ...OPENAI(token), "x-mock-key-status": JSON.stringify({ [A]: 429, [B]: 503 }) }, body: chat(),
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(pooled.mock.requests("groq")).toHaveLength(3);
+    const body = await settledOn(pooled, id, 1);
+    await sleep(300);
+    const again = (await pooled.admin("GET", `/admin/api/tokens/${id}/usage`)).body;
+    expect(again.totals.requests).toBe(1);
+    expect(counters(body.totals)).toEqual({ input_tokens: 9, cached_input_tokens: 4, cache_write_tokens: 0, output_tokens: 7, reasoning_tokens: 2 });
+    expect(body.rows[0]).toMatchObject({ provider: "groq", model: "gpt-4o-mini" });
+  });
+
+  test("an OpenAI-compatible stream is asked for its usage too, and the client sees no usage chunk", async () => {
+    const { id, token } = await pooled.createToken({ providers: ["groq"] });
+    const res = await send(pooled, "/groq/openai/v1/chat/completions", { method: "POST", headers: OPENAI(token), body: chat({ stream: true }) });
+    expect(res.status, res.text).toBe(200);
+    expect(JSON.parse(pooled.mock.requests("groq")[0].body.text).stream_options).toEqual({ include_usage: true });
+    expect(res.text).not.toContain('"choices":[]');
+    const body = await settledOn(pooled, id, 1);
+    expect(body.totals).toMatchObject({ requests: 1, estimated_requests: 0 });
+    expect(counters(body.totals)).toEqual({ input_tokens: 9, cached_input_tokens: 4, cache_write_tokens: 0, output_tokens: 4, reasoning_tokens: 0 });
+    expect(body.rows[0].provider).toBe("groq");
+  });
+
+  test("a model-scoped token: a short body the model gate read whole is rewritten; a long one streams on unrewritten and is estimated", async () => {
+    const { id, token } = await pooled.createToken({ allowed_models: ["gpt-4o-mini"] });
+    const short = await send(pooled, "/v1/chat/completions", { method: "POST", headers: OPENAI(token), body: chat({ stream: true }) });
+    expect(short.status, short.text).toBe(200);
+    expect(short.text).not.toContain('"choices":[]');
+    expect(JSON.parse(pooled.mock.requests("openai")[0].body.text).stream_options).toEqual({ include_usage: true });
+    const first = await settledOn(pooled, id, 1);
+    expect(first.totals).toMatchObject({ requests: 1, estimated_requests: 0, output_tokens: 4 });
+
+    // Past the model gate's 256 KiB pre-read the body is checked while it streams: forwarded as sent.
+    const long = chat({ stream: true, padding: "x".repeat(300 * 1024) });
+    const res = await send(pooled, "/v1/chat/completions", { method: "POST", headers: OPENAI(token), body: long });
+    expect(res.status, res.text).toBe(200);
+    const sent = pooled.mock.requests("openai")[1];
+    expect(sent.body.length).toBe(Buffer.byteLength(long));
+    expect(JSON.parse(sent.body.text).stream_options).toBeUndefined();
+    const both = await settledOn(pooled, id, 2);
+    expect(both.totals).toMatchObject({ requests: 2, estimated_requests: 1 });
+  });
 });
