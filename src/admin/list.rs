@@ -223,17 +223,27 @@ pub struct RowUsage {
     pub cost_usd: Option<f64>,
 }
 
-/// Short words for the list, so an operator sees at a glance which tokens are limited.
-pub fn policy_summary(policy: &Policy, now: i64) -> Vec<String> {
+/// One limit as the list shows it: a chip short enough to sit beside others, and the whole
+/// limit for its hover title (a list of ten models would otherwise fill the row).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LimitChip {
+    pub text: String,
+    pub full: String,
+}
+
+/// The token's limits in a few words each, so an operator sees at a glance which tokens are
+/// limited. A list shows its first entry and how many more there are.
+pub fn limit_chips(policy: &Policy, now: i64) -> Vec<LimitChip> {
     let mut out = Vec::new();
+    let whole = |text: String| LimitChip { full: text.clone(), text };
     if let Some(at) = &policy.expires_at {
         let day = at.get(..10).unwrap_or(at);
         let past = parse_rfc3339(at).is_none_or(|t| t <= now);
-        out.push(format!("{} {day}", if past { "expired" } else { "expires" }));
+        out.push(whole(format!("{} {day}", if past { "expired" } else { "expires" })));
     }
     if let Some(l) = policy.rate_limit {
         let per = RATE_WINDOW_NAMES.iter().find(|(s, _)| *s == l.per_seconds).map_or("per window", |(_, n)| n);
-        out.push(format!("{} {per}", l.requests));
+        out.push(whole(format!("{} {per}", l.requests)));
     }
     for (list, name) in [
         (&policy.allowed_ips, "IPs"),
@@ -242,7 +252,12 @@ pub fn policy_summary(policy: &Policy, now: i64) -> Vec<String> {
         (&policy.allowed_paths, "paths"),
     ] {
         if let Some(entries) = list {
-            out.push(format!("{name}: {}", entries.join(", ")));
+            let full = format!("{name}: {}", entries.join(", "));
+            let text = match entries.as_slice() {
+                [first, _, ..] => format!("{name}: {first} +{}", entries.len() - 1),
+                _ => full.clone(),
+            };
+            out.push(LimitChip { text, full });
         }
     }
     out
@@ -284,8 +299,9 @@ pub struct TokenRow {
     pub last_used: Option<String>,
     /// "today", "3 days ago", "never".
     pub last_used_text: String,
-    /// The token's limits in a few words each.
+    /// The token's limits in full, and as the list's chips.
     pub limits: Vec<String>,
+    pub chips: Vec<LimitChip>,
     pub usage: Option<RowUsage>,
     /// Where the list scrolls after this row is deleted: the row after it (or before, for the last).
     pub neighbour: Option<String>,
@@ -300,7 +316,8 @@ impl TokenRow {
         let every = Provider::all().len();
         let providers = if every > 3 && names.len() == every { vec![ALL_PROVIDERS] } else { names.clone() };
         let status = Shown::of(record, now);
-        let limits = policy_summary(&record.policy, now);
+        let chips = limit_chips(&record.policy, now);
+        let limits: Vec<String> = chips.iter().map(|c| c.full.clone()).collect();
         let mut search = format!("{} {} {} {} {}", record.label, record.last4, names.join(" "), status.word(), limits.join(" "));
         if status == Shown::Disabled && limits.iter().any(|l| l.starts_with("expired")) {
             search.push_str(" expired");
@@ -316,6 +333,7 @@ impl TokenRow {
             last_used: last_used.map(str::to_string),
             last_used_text: last_used.map_or_else(|| "never".to_string(), |day| days_ago(day, now)),
             limits,
+            chips,
             usage: None,
             neighbour: None,
             search: search.to_lowercase(),
@@ -445,6 +463,20 @@ mod tests {
             assert!(row.matches(q), "{q}");
         }
         assert!(!row.matches("anthropic"));
+    }
+
+    #[test]
+    fn a_long_list_is_one_short_chip_and_the_filter_still_sees_every_entry() {
+        let mut r = record("evals", "2026-11-01T00:00:00Z");
+        r.policy = serde_json::from_value(json!({
+            "allowed_ips": ["203.0.113.0/24", "2001:db8::/48", "198.51.100.7"], "allowed_models": ["gpt-4o-mini"],
+        }))
+        .unwrap();
+        let row = TokenRow::new("ab", &r, None, NOW);
+        let texts: Vec<&str> = row.chips.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["IPs: 203.0.113.0/24 +2", "models: gpt-4o-mini"]);
+        assert_eq!(row.chips[0].full, "IPs: 203.0.113.0/24, 2001:db8::/48, 198.51.100.7");
+        assert!(row.matches("198.51.100.7"));
     }
 
     #[test]

@@ -615,7 +615,7 @@ mod tests {
         let mut with = row(&record("x"), None);
         with.usage = Some(crate::admin::list::RowUsage { requests: "12".into(), tokens: "3,400".into(), cost: "$0.12".into(), cost_usd: Some(0.12) });
         let html = DashboardPage { layout: Layout::default(), total: 1, tokens: vec![with], view: &ListView::default(), notice: None, damaged: Vec::new(), show_usage: true, upstreams: Upstreams::default() }.render().unwrap();
-        for needle in ["Requests <span class=\"muted\">30 d</span>", ">3,400<", ">$0.12<", "Highest spend first"] {
+        for needle in ["Spend <span class=\"muted\">30 d</span>", ">12</span> requests", ">3,400</span> tokens", ">$0.12<", "Highest spend first"] {
             assert!(html.contains(needle), "{needle}");
         }
     }

@@ -112,6 +112,6 @@ test("a token's usage page: charts, table by model, overview and list columns", 
 
   await page.goto(`${stack.url}/admin`);
   const row = page.locator("tr[data-search]").filter({ has: page.getByRole("link", { name: "data-pipeline", exact: true }) });
-  await expect(row.locator("td.num").first().textContent()).resolves.toBe(report.totals.requests.toLocaleString("en-US"));
+  await expect(row.locator("td.usage .use-requests").textContent()).resolves.toBe(report.totals.requests.toLocaleString("en-US"));
   expect(problems).toEqual([]);
 });
