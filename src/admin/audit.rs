@@ -2,8 +2,8 @@
 //! after), and the paging arguments of `GET /admin/api/audit`.
 //!
 //! An entry never holds a plaintext token: token records hold only the last four characters, and
-//! the diff is taken between records. Adding a kind of entry (price overrides, say) is one more
-//! [`Action`] variant; its changes are a [`diff`] of two JSON values like any other.
+//! the diff is taken between records. Price overrides are entries of their own ([`for_price`]),
+//! their changes a [`diff`] of two prices like any other.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
