@@ -293,7 +293,7 @@ describe("WebSocket sessions", () => {
       await roundTrip(rt, "realtime");
       rt.sendJson({ type: "response.create" });
       let seen = 0;
-      await rt.next((m) => m.json?.type === "response.done" && ++seen === 1);
+      await rt.next((m) => m.json?.type === "response.done" && ++seen === 2);
       rt.ws.close(1000);
       const live = await openSocket(stack, `${LIVE("v1beta")}?key=${mine.token}`);
       await roundTrip(live, "live");
