@@ -104,7 +104,7 @@ pub async fn handle(req: web_sys::Request, rest: &str, env: &Env) -> web_sys::Re
         }
         return error(401, "Send Authorization: Bearer <ADMIN_SECRET>.", None);
     }
-    if let Some(response) = crate::usage::admin_api::handle(&req, rest, env).await {
+    if let Some(response) = crate::usage::admin_api::handle(&req, rest, env, &actor).await {
         return response;
     }
     let store = match TokenStore::open(env) {

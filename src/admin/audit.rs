@@ -2,14 +2,15 @@
 //! after), and the paging arguments of `GET /admin/api/audit`.
 //!
 //! An entry never holds a plaintext token: token records hold only the last four characters, and
-//! the diff is taken between records. Adding a kind of entry (price overrides, say) is one more
-//! [`Action`] variant; its changes are a [`diff`] of two JSON values like any other.
+//! the diff is taken between records. Price overrides are entries of their own ([`for_price`]),
+//! their changes a [`diff`] of two prices like any other.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::common::field_error::FieldError;
 use crate::tokens::token::TokenRecord;
+use crate::usage::prices::Price;
 
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
@@ -29,6 +30,8 @@ pub enum Action {
     SignInFailed,
     SignOut,
     SignOutEverywhere,
+    PriceSet,
+    PriceRemoved,
 }
 
 impl Action {
@@ -43,6 +46,8 @@ impl Action {
             Action::SignInFailed => "sign-in failed",
             Action::SignOut => "sign-out",
             Action::SignOutEverywhere => "sign-out everywhere",
+            Action::PriceSet => "price set",
+            Action::PriceRemoved => "price removed",
         }
     }
 }
@@ -93,6 +98,9 @@ pub struct Entry {
     pub token_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The model of a price override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<FieldChange>,
 }
@@ -107,6 +115,7 @@ impl Entry {
             client: actor.client.clone(),
             token_id: None,
             label: None,
+            model: None,
             changes: Vec::new(),
         }
     }
@@ -130,6 +139,17 @@ impl Entry {
         entry.changes = changes;
         entry
     }
+}
+
+/// The entry for a price override set (`after` is `Some`) or removed, with each price field's
+/// before and after.
+pub fn for_price(at: String, actor: &Actor, model: &str, before: Option<&Price>, after: Option<&Price>) -> Entry {
+    let value = |p: Option<&Price>| p.and_then(|p| serde_json::to_value(p).ok()).unwrap_or(Value::Null);
+    let action = if after.is_some() { Action::PriceSet } else { Action::PriceRemoved };
+    let mut entry = Entry::new(at, action, actor);
+    entry.model = Some(model.to_string());
+    entry.changes = diff(&value(before), &value(after));
+    entry
 }
 
 fn record_value(record: Option<&TokenRecord>) -> Value {

@@ -334,7 +334,7 @@ impl AuditRow {
             via: entry.via.name(),
             client: entry.client.clone(),
             token: entry.token_id.clone(),
-            label: entry.label.clone(),
+            label: entry.label.clone().or_else(|| entry.model.as_ref().map(|m| format!("model {m}"))),
             changes: entry.changes.iter().map(|c| format!("{}: {} → {}", c.field, show(&c.before), show(&c.after))).collect(),
         }
     }

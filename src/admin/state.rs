@@ -15,6 +15,7 @@
 //! could read the copy while the first one is still waiting for KV.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::collections::VecDeque;
 
 use futures_channel::oneshot;
@@ -24,12 +25,15 @@ use worker::kv::KvStore;
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, State};
 
 use crate::admin::audit::{self, Actor, Entry, Page, PageRequest};
+use crate::admin::price_writes::{self, PriceOutcome, PriceWrite};
 use crate::admin::session::{Everywhere, Recorded, Session};
 use crate::admin::token_writes::{done, plan, Current, Outcome, Plan, TokenWrite};
 use crate::common::timestamp::format_rfc3339;
 use crate::runtime::now_unix;
 use crate::tokens::store::{self, StoreError, TokenStore, METADATA_LIMIT, USED_PREFIX};
 use crate::tokens::token::TokenRecord;
+use crate::usage::prices::Price;
+use crate::usage::tap;
 
 pub const BINDING: &str = "ADMIN";
 const OBJECT_NAME: &str = "admin";
@@ -38,6 +42,7 @@ const OBJECT_NAME: &str = "admin";
 #[serde(tag = "command", rename_all = "snake_case")]
 enum Command {
     Write { write: TokenWrite, actor: Actor },
+    Price { write: PriceWrite, actor: Actor },
     /// An entry that records no token write (a failed sign-in).
     Log { entry: Entry },
     Audit { page: PageRequest },
@@ -94,6 +99,12 @@ struct RecordRow {
 }
 
 #[derive(Deserialize)]
+struct PriceRow {
+    model: String,
+    price: String,
+}
+
+#[derive(Deserialize)]
 struct AuditRow {
     id: i64,
     entry: String,
@@ -122,6 +133,7 @@ impl DurableObject for AdminState {
             "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS sessions (nonce TEXT PRIMARY KEY, seq INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked INTEGER NOT NULL)",
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS prices (model TEXT PRIMARY KEY, price TEXT NOT NULL)",
         ] {
             if let Err(e) = sql.exec(statement, None) {
                 worker::console_error!("AdminState: creating its tables failed: {e}");
@@ -139,6 +151,7 @@ impl DurableObject for AdminState {
         let sql = self.state.storage().sql();
         match command {
             Command::Write { write, actor } => Response::from_json(&self.write(&sql, write, &actor).await),
+            Command::Price { write, actor } => Response::from_json(&self.write_price(&sql, write, &actor).await),
             Command::Log { entry } => {
                 append(&sql, &entry)?;
                 Response::from_json(&true)
@@ -226,6 +239,61 @@ impl AdminState {
         sql.exec("INSERT OR REPLACE INTO records (id, record) VALUES (?, ?)", vec![id.into(), stored.into()]).map_err(sql_err)?;
         append(sql, &Entry::for_token(format_rfc3339(now_unix()), actor, id, before, after)).map_err(sql_err)?;
         Ok(done(&plan))
+    }
+
+    async fn write_price(&self, sql: &SqlStorage, write: PriceWrite, actor: &Actor) -> PriceOutcome {
+        // The same queue as token writes: one admin write at a time, whatever it writes.
+        let _turn = self.queue.turn().await;
+        match self.write_price_in_turn(sql, &write, actor).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                worker::console_error!("AdminState: price write failed: {}", e.0);
+                PriceOutcome::Unavailable { message: e.0 }
+            }
+        }
+    }
+
+    async fn write_price_in_turn(&self, sql: &SqlStorage, write: &PriceWrite, actor: &Actor) -> std::result::Result<PriceOutcome, StoreError> {
+        let current = self.overrides(sql).await?;
+        let Some((before, after)) = price_writes::apply(&current, write) else {
+            return Ok(PriceOutcome::NotFound);
+        };
+        let text = serde_json::to_string(&after).map_err(|e| StoreError::unavailable(e.to_string()))?;
+        self.env.kv(store::BINDING)?.put(tap::OVERRIDES_KEY, text)?.execute().await?;
+        tap::forget_overrides();
+        // KV has the change: the copy and the audit entry follow in one synchronous step.
+        let model = write.model();
+        match write {
+            PriceWrite::Set { price, .. } => {
+                let stored = serde_json::to_string(price).map_err(|e| StoreError::unavailable(e.to_string()))?;
+                sql.exec("INSERT OR REPLACE INTO prices (model, price) VALUES (?, ?)", vec![model.into(), stored.into()]).map_err(sql_err)?;
+            }
+            PriceWrite::Remove { .. } => {
+                sql.exec("DELETE FROM prices WHERE model = ?", vec![model.into()]).map_err(sql_err)?;
+            }
+        }
+        set_meta(sql, "prices_adopted", 1).map_err(sql_err)?;
+        let after_price = match write {
+            PriceWrite::Set { price, .. } => Some(price),
+            PriceWrite::Remove { .. } => None,
+        };
+        append(sql, &audit::for_price(format_rfc3339(now_unix()), actor, model, before.as_ref(), after_price)).map_err(sql_err)?;
+        Ok(PriceOutcome::Done)
+    }
+
+    /// The overrides as this object knows them. Until its first price write it has none of its
+    /// own: the overrides written before AdminState took them over are read from KV, once.
+    async fn overrides(&self, sql: &SqlStorage) -> std::result::Result<HashMap<String, Price>, StoreError> {
+        if meta(sql, "prices_adopted").map_err(sql_err)?.is_none() {
+            let from_kv = tap::load_overrides(&self.env).await.map_err(StoreError::unavailable)?;
+            for (model, price) in &from_kv {
+                let stored = serde_json::to_string(price).map_err(|e| StoreError::unavailable(e.to_string()))?;
+                sql.exec("INSERT OR REPLACE INTO prices (model, price) VALUES (?, ?)", vec![model.as_str().into(), stored.into()]).map_err(sql_err)?;
+            }
+            return Ok(from_kv);
+        }
+        let rows: Vec<PriceRow> = sql.exec("SELECT model, price FROM prices", None).map_err(sql_err)?.to_array().map_err(sql_err)?;
+        Ok(rows.into_iter().filter_map(|r| serde_json::from_str(&r.price).ok().map(|p| (r.model, p))).collect())
     }
 
     /// The record as this object knows it. An id it never wrote (a token from before AdminState,
@@ -324,6 +392,16 @@ pub async fn write_token(env: &Env, write: TokenWrite, actor: Actor) -> std::res
     store::forget(&id);
     match outcome? {
         Outcome::Unavailable { message } => Err(StoreError::unavailable(message)),
+        outcome => Ok(outcome),
+    }
+}
+
+/// Applies one write to the price overrides: the only way they are written.
+pub async fn write_price(env: &Env, write: PriceWrite, actor: Actor) -> std::result::Result<PriceOutcome, StoreError> {
+    let outcome = call(env, &Command::Price { write, actor }).await;
+    tap::forget_overrides();
+    match outcome? {
+        PriceOutcome::Unavailable { message } => Err(StoreError::unavailable(message)),
         outcome => Ok(outcome),
     }
 }

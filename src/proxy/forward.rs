@@ -273,6 +273,9 @@ async fn forward(
             endpoint,
             model_policy: policy.restricts_models().then(|| policy.clone()),
             model: handshake::model_from_query(endpoint, query),
+            at: now_unix(),
+            metered: metering_on(env),
+            log: log.clone(),
         };
         let opened = pump::open(&response, socket, websocket_protocol.as_deref(), session, env).map_err(|e| {
             log.error("websocket_not_started", &e.as_string().unwrap_or_default());

@@ -5,6 +5,7 @@
 //!   GET    /prices/{model}                             the price in force for a model, and whence
 //!   PUT    /prices/{model}                             set an override (USD per million tokens)
 //!   DELETE /prices/{model}                             drop an override
+//! Override writes go through `AdminState` (serialized with token writes, and audited).
 
 use serde_json::{json, Value};
 use worker::web_sys::{self, Headers, ResponseInit};
@@ -15,6 +16,9 @@ use super::ledger_object;
 use super::prices::{self, valid_model_name, Price};
 use super::report::{self, By, Query, Totals};
 use super::tap;
+use crate::admin::audit::Actor;
+use crate::admin::price_writes::{PriceOutcome, PriceWrite};
+use crate::admin::state;
 use crate::common::urlencoded;
 use crate::runtime::{body_text, json_response, now_unix};
 use crate::tokens::store::TokenStore;
@@ -40,7 +44,7 @@ fn query_params(req: &web_sys::Request) -> Vec<(String, String)> {
 }
 
 /// Handles the usage routes; `None` for any other path.
-pub async fn handle(req: &web_sys::Request, rest: &str, env: &Env) -> Option<web_sys::Response> {
+pub async fn handle(req: &web_sys::Request, rest: &str, env: &Env, actor: &Actor) -> Option<web_sys::Response> {
     let method = req.method();
     let path = rest.trim_end_matches('/');
     if let Some(id) = path.strip_prefix("/tokens/").and_then(|p| p.strip_suffix("/usage")) {
@@ -70,8 +74,8 @@ pub async fn handle(req: &web_sys::Request, rest: &str, env: &Env) -> Option<web
     }
     Some(match method.as_str() {
         "GET" => show_price(&model, env).await,
-        "PUT" => put_price(req, &model, env).await,
-        "DELETE" => delete_price(&model, env).await,
+        "PUT" => put_price(req, &model, env, actor).await,
+        "DELETE" => delete_price(&model, env, actor).await,
         _ => error(405, "Method not allowed.", None),
     })
 }
@@ -181,7 +185,7 @@ async fn show_price(model: &str, env: &Env) -> web_sys::Response {
     }
 }
 
-async fn put_price(req: &web_sys::Request, model: &str, env: &Env) -> web_sys::Response {
+async fn put_price(req: &web_sys::Request, model: &str, env: &Env, actor: &Actor) -> web_sys::Response {
     let Some(text) = body_text(req).await else {
         return error(400, "body: could not be read", Some("body"));
     };
@@ -192,29 +196,19 @@ async fn put_price(req: &web_sys::Request, model: &str, env: &Env) -> web_sys::R
     if let Err(message) = prices::validate(&price) {
         return error(400, &message, Some("body"));
     }
-    let mut overrides = match tap::load_overrides(env).await {
-        Ok(o) => o,
-        Err(e) => return unavailable("price store", e),
-    };
-    overrides.insert(model.to_string(), price);
-    if let Err(e) = tap::save_overrides(env, &overrides).await {
-        return unavailable("price store", e);
+    let write = PriceWrite::Set { model: model.to_string(), price };
+    if let Err(e) = state::write_price(env, write, actor.clone()).await {
+        return unavailable("price store", e.0);
     }
     json_response(200, &json!({"model": model, "source": "override", "unit": "USD per million tokens", "price": price}).to_string())
 }
 
-async fn delete_price(model: &str, env: &Env) -> web_sys::Response {
-    let mut overrides = match tap::load_overrides(env).await {
-        Ok(o) => o,
-        Err(e) => return unavailable("price store", e),
-    };
-    if overrides.remove(model).is_none() {
-        return error(404, "No override for that model.", None);
+async fn delete_price(model: &str, env: &Env, actor: &Actor) -> web_sys::Response {
+    match state::write_price(env, PriceWrite::Remove { model: model.to_string() }, actor.clone()).await {
+        Ok(PriceOutcome::NotFound) => error(404, "No override for that model.", None),
+        Ok(_) => json_response(200, &json!({"deleted": model}).to_string()),
+        Err(e) => unavailable("price store", e.0),
     }
-    if let Err(e) = tap::save_overrides(env, &overrides).await {
-        return unavailable("price store", e);
-    }
-    json_response(200, &json!({"deleted": model}).to_string())
 }
 
 /// Deletes a token's usage with the token (its own ledger, and its rows in the account roll-up).

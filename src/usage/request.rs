@@ -24,17 +24,23 @@ pub enum EndpointKind {
     Generate,
     Embeddings,
     Audio,
+    /// An OpenAI Realtime WebSocket session.
+    Realtime,
+    /// A Gemini Live WebSocket session.
+    Live,
     Other,
 }
 
 impl EndpointKind {
-    pub const ALL: [EndpointKind; 7] = [
+    pub const ALL: [EndpointKind; 9] = [
         EndpointKind::Chat,
         EndpointKind::Responses,
         EndpointKind::Messages,
         EndpointKind::Generate,
         EndpointKind::Embeddings,
         EndpointKind::Audio,
+        EndpointKind::Realtime,
+        EndpointKind::Live,
         EndpointKind::Other,
     ];
 
@@ -46,6 +52,8 @@ impl EndpointKind {
             EndpointKind::Generate => "generate",
             EndpointKind::Embeddings => "embeddings",
             EndpointKind::Audio => "audio",
+            EndpointKind::Realtime => "realtime",
+            EndpointKind::Live => "live",
             EndpointKind::Other => "other",
         }
     }

@@ -251,11 +251,27 @@ fn record(pending: Pending, kind: EndpointKind, status: u16, outcome: Outcome, e
 }
 
 async fn send(pending: Pending, kind: EndpointKind, status: u16, outcome: Outcome, env: &Env) {
-    let overrides = price_overrides(env, &pending.log).await;
-    let entry = Entry::new(pending.at, pending.provider, kind, status, &outcome, pending.request_model.as_deref(), |m| prices::lookup(m, &overrides));
-    let request = RecordRequest { token_id: pending.token_id.clone(), entry };
-    if let Err(e) = ledger_object::call(env, &token_object(&pending.token_id), "/record", &request).await {
-        pending.log.error("usage_recording_failed", &e.to_string());
+    let answer = Answer { at: pending.at, provider: pending.provider, kind, status, request_model: pending.request_model.as_deref() };
+    write_entry(env, &pending.token_id, answer, &outcome, &pending.log).await;
+}
+
+/// What a ledger entry says of the request besides what the meter read.
+pub struct Answer<'a> {
+    pub at: i64,
+    pub provider: &'a str,
+    pub kind: EndpointKind,
+    pub status: u16,
+    pub request_model: Option<&'a str>,
+}
+
+/// Prices `outcome` and writes its one entry to the token's ledger (also a WebSocket session's,
+/// from the pump).
+pub async fn write_entry(env: &Env, token_id: &str, a: Answer<'_>, outcome: &Outcome, log: &RequestLog) {
+    let overrides = price_overrides(env, log).await;
+    let entry = Entry::new(a.at, a.provider, a.kind, a.status, outcome, a.request_model, |m| prices::lookup(m, &overrides));
+    let request = RecordRequest { token_id: token_id.to_string(), entry };
+    if let Err(e) = ledger_object::call(env, &token_object(token_id), "/record", &request).await {
+        log.error("usage_recording_failed", &e.to_string());
     }
 }
 

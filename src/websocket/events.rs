@@ -8,6 +8,9 @@
 
 use serde_json::Value;
 
+use crate::usage::extract;
+use crate::usage::meter::Outcome;
+use crate::usage::request::EndpointKind;
 use crate::websocket::handshake::Endpoint;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,38 @@ impl SessionUsage {
         if r.model.is_some() {
             self.model = r.model;
         }
+    }
+}
+
+impl SessionUsage {
+    /// The session as one ledger entry's outcome. Partial when the upstream never sent a usage
+    /// event: a session cut before its first `response.done` / `usageMetadata`.
+    pub fn outcome(&self) -> Outcome {
+        let t = &self.tokens;
+        Outcome {
+            tokens: extract::Tokens {
+                input_tokens: t.input_tokens,
+                cached_input_tokens: t.cached_input_tokens,
+                cache_write_tokens: 0,
+                output_tokens: t.output_tokens,
+                reasoning_tokens: t.reasoning_tokens,
+            },
+            model: self.model.clone(),
+            partial: self.reports == 0,
+            estimated: false,
+            stream_error: false,
+        }
+    }
+}
+
+/// The endpoint kind a session's ledger row is kept under: Responses over WebSocket is the
+/// Responses API, so it shares its kind.
+pub fn ledger_kind(endpoint: Endpoint) -> EndpointKind {
+    match endpoint {
+        Endpoint::Realtime => EndpointKind::Realtime,
+        Endpoint::Responses => EndpointKind::Responses,
+        Endpoint::GeminiLive => EndpointKind::Live,
+        Endpoint::Other => EndpointKind::Other,
     }
 }
 
@@ -247,6 +282,26 @@ mod tests {
         s.add(Reported { tokens: t, model: Some("gpt-5".into()) });
         assert_eq!(s.tokens, Tokens { input_tokens: 20, cached_input_tokens: 8, output_tokens: 6, reasoning_tokens: 2 });
         assert_eq!((s.reports, s.model.as_deref()), (2, Some("gpt-5")));
+    }
+
+    #[test]
+    fn a_session_is_one_entry_with_its_summed_tokens_and_is_partial_without_any_report() {
+        use crate::usage::{ledger::Entry, prices};
+        let mut s = SessionUsage { model: Some("gpt-4o".into()), ..Default::default() };
+        let price = |m: &str| prices::lookup(m, &Default::default());
+        let cut = Entry::new(0, "openai", ledger_kind(Endpoint::Realtime), 101, &s.outcome(), None, price);
+        assert!(cut.partial);
+        assert_eq!((cut.kind.as_str(), cut.status.as_str(), cut.counters().requests), ("realtime", "1xx", 1));
+        let t = Tokens { input_tokens: 300, cached_input_tokens: 128, output_tokens: 30, reasoning_tokens: 0 };
+        s.add(Reported { tokens: t, model: None });
+        s.add(Reported { tokens: t, model: None });
+        let e = Entry::new(0, "openai", ledger_kind(Endpoint::Realtime), 101, &s.outcome(), None, price);
+        assert!(!e.partial);
+        assert_eq!(e.model, "gpt-4o");
+        assert_eq!((e.tokens.input_tokens, e.tokens.cached_input_tokens, e.tokens.cache_write_tokens, e.tokens.output_tokens), (600, 256, 0, 60));
+        assert_eq!(e.cost_pusd, Some(prices::cost_pusd(&e.tokens, &price("gpt-4o").unwrap())));
+        assert_eq!(ledger_kind(Endpoint::GeminiLive).name(), "live");
+        assert_eq!(ledger_kind(Endpoint::Responses).name(), "responses");
     }
 
     #[test]

@@ -19,12 +19,14 @@ use futures_util::future::{select, Either};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::web_sys::{self, Headers, ResponseInit};
-use worker::{console_error, console_log, Delay, Env, WebSocketPair};
+use worker::{console_error, Delay, Env, WebSocketPair};
 
 use crate::policy::rules::Policy;
 use crate::proxy::provider::Provider;
 use crate::runtime::now_unix;
+use crate::proxy::request_log::RequestLog;
 use crate::tokens::store::TokenStore;
+use crate::usage::tap::{self, Answer};
 use crate::websocket::close::{self, Close, Revoked, Side};
 use crate::websocket::events::{self, Named, SessionUsage};
 use crate::websocket::handshake::{self, Endpoint};
@@ -52,28 +54,27 @@ pub struct Session {
     pub model_policy: Option<Policy>,
     /// The model the handshake named (Realtime's `?model=`).
     pub model: Option<String>,
+    /// When the handshake was made (the ledger entry's hour).
+    pub at: i64,
+    /// Usage metering is on: the session's usage goes to the token's ledger when it ends.
+    pub metered: bool,
+    pub log: RequestLog,
 }
 
-/// The one place a finished session's usage goes. The usage ledger is not part of this build, so
-/// for now it is one log line per session that reported any (visible in `wrangler tail`); the
-/// ledger's record call belongs here.
-fn record_usage(token_id: &str, provider: Provider, endpoint: Endpoint, usage: &SessionUsage) {
-    if usage.reports == 0 {
-        return;
-    }
-    let t = &usage.tokens;
-    console_log!(
-        "websocket usage: token {} {} {:?} model {}: {} reports, input {} (cached {}), output {} (reasoning {})",
-        &token_id[..12.min(token_id.len())],
-        provider.name(),
-        endpoint,
-        usage.model.as_deref().unwrap_or("unknown"),
-        usage.reports,
-        t.input_tokens,
-        t.cached_input_tokens,
-        t.output_tokens,
-        t.reasoning_tokens
-    );
+/// What the ledger entry needs once the session is over.
+struct Metered {
+    token_id: String,
+    provider: Provider,
+    at: i64,
+    log: RequestLog,
+}
+
+/// The one place a finished session's usage goes: one entry in the token's ledger per session
+/// (`requests` 1, status `1xx` for its 101), priced like any request's. A session that never got
+/// a usage event is recorded too, as partial.
+async fn record_usage(env: &Env, session: &Metered, endpoint: Endpoint, usage: &SessionUsage) {
+    let answer = Answer { at: session.at, provider: session.provider.name(), kind: events::ledger_kind(endpoint), status: 101, request_model: None };
+    tap::write_entry(env, &session.token_id, answer, &usage.outcome(), &session.log).await;
 }
 
 /// The usage an upstream message reports, read only if the runtime finds the marker in it: a
@@ -273,7 +274,8 @@ pub fn open(
 
     let seconds = recheck::recheck_seconds(env.var("WEBSOCKET_RECHECK_SECONDS").ok().map(|v| v.to_string()).as_deref());
     let env = env.clone();
-    let (token_id, provider) = (session.token_id, session.provider);
+    let (token_id, provider) = (session.token_id.clone(), session.provider);
+    let metered = session.metered.then(|| Metered { token_id: session.token_id, provider, at: session.at, log: session.log });
     worker::wasm_bindgen_futures::spawn_local(async move {
         let mut ended = rx;
         loop {
@@ -295,7 +297,10 @@ pub fn open(
         for (ws, event, function) in keep {
             let _ = ws.remove_event_listener_with_callback(event, function.unchecked_ref());
         }
-        record_usage(&token_id, provider, endpoint, &shared.usage.borrow());
+        let usage = shared.usage.borrow().clone();
+        if let Some(metered) = &metered {
+            record_usage(&env, metered, endpoint, &usage).await;
+        }
     });
 
     let headers = Headers::new()?;

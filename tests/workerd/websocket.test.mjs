@@ -269,32 +269,68 @@ describe("WebSocket sessions", () => {
     });
   });
 
-  test("each session's reported usage is summed and logged once when it ends (the ledger hook)", async () => {
-    const waitForLog = async (needle) => {
-      for (let i = 0; i < 100 && !stack.logs.join("").includes(needle); i++) await new Promise((r) => setTimeout(r, 50));
-      return stack.logs.join("");
+  describe("usage: one ledger entry per session, when it ends", () => {
+    const usageOf = async (id) => {
+      const r = await stack.admin("GET", `/admin/api/tokens/${id}/usage?by=model`);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      return r.body;
     };
-    const rt = await openSocket(stack, "/v1/realtime?model=gpt-realtime-usage", { headers: { authorization: `Bearer ${token}` } });
-    await roundTrip(rt, "realtime");
-    rt.sendJson({ type: "response.create" });
-    let seen = 0;
-    await rt.next((m) => m.json?.type === "response.done" && ++seen === 2);
-    rt.ws.close(1000);
-    let logs = await waitForLog("model gpt-realtime-usage");
-    expect(logs).toContain("openai Realtime model gpt-realtime-usage: 2 reports, input 600 (cached 256), output 60 (reasoning 0)");
+    /** Polls the token's ledger until it holds `requests` sessions (written after each ends). */
+    const settled = async (id, requests) => {
+      for (let i = 0; i < 100; i++) {
+        const body = await usageOf(id);
+        if (body.totals.requests >= requests) return body;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`the ledger of ${id} never reached ${requests} sessions`);
+    };
+    const counters = (r) => [r.requests, r.input_tokens, r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.reasoning_tokens, r.partial_requests];
 
-    const live = await openSocket(stack, `${LIVE("v1beta")}?key=${token}`);
-    await roundTrip(live, "live");
-    live.ws.close(1000);
-    logs = await waitForLog("model gemini-live-2.5-flash");
-    expect(logs).toContain("gemini GeminiLive model gemini-live-2.5-flash: 1 reports, input 40 (cached 8), output 12 (reasoning 0)");
+    test("Realtime (two responses), Live and Responses sessions are recorded with the mock's usage, under their provider and model; another token's ledger stays empty", async () => {
+      const mine = await stack.createToken({ label: "ws-usage" });
+      const other = await stack.createToken({ label: "ws-usage-other" });
+      const rt = await openSocket(stack, "/v1/realtime?model=gpt-realtime-usage", { headers: { authorization: `Bearer ${mine.token}` } });
+      await roundTrip(rt, "realtime");
+      rt.sendJson({ type: "response.create" });
+      let seen = 0;
+      await rt.next((m) => m.json?.type === "response.done" && ++seen === 2);
+      rt.ws.close(1000);
+      const live = await openSocket(stack, `${LIVE("v1beta")}?key=${mine.token}`);
+      await roundTrip(live, "live");
+      live.ws.close(1000);
+      const rs = await openSocket(stack, "/v1/responses", { headers: { authorization: `Bearer ${mine.token}` } });
+      await roundTrip(rs, "responses");
+      rs.ws.close(1000);
 
-    const rs = await openSocket(stack, "/v1/responses", { headers: { authorization: `Bearer ${token}` } });
-    await roundTrip(rs, "responses");
-    rs.ws.close(1000);
-    logs = await waitForLog("model gpt-5-codex");
-    expect(logs).toContain("openai Responses model gpt-5-codex: 1 reports, input 1000 (cached 600), output 50 (reasoning 20)");
-    expect(logs).not.toContain(token);
+      const body = await settled(mine.id, 3);
+      await new Promise((r) => setTimeout(r, 300)); // nothing more arrives (one entry per session)
+      const { rows, totals } = await usageOf(mine.id);
+      const row = (provider, model) => rows.find((r) => r.provider === provider && r.model === model);
+      expect(rows.length, JSON.stringify(body)).toBe(3);
+      const rtRow = row("openai", "gpt-realtime-usage");
+      expect(counters(rtRow)).toEqual([1, 2 * REALTIME_USAGE.input_tokens, 2 * REALTIME_USAGE.input_token_details.cached_tokens, 0, 2 * REALTIME_USAGE.output_tokens, 0, 0]);
+      expect([rtRow.cost_usd, rtRow.unpriced_requests]).toEqual([null, 1]); // no price for this model
+      expect(counters(row("gemini", "gemini-live-2.5-flash"))).toEqual([1, LIVE_USAGE.promptTokenCount, LIVE_USAGE.cachedContentTokenCount, 0, LIVE_USAGE.responseTokenCount, 0, 0]);
+      const rsRow = row("openai", "gpt-5-codex");
+      expect(counters(rsRow)).toEqual([1, RESPONSES_USAGE.input_tokens, RESPONSES_USAGE.input_tokens_details.cached_tokens, 0, RESPONSES_USAGE.output_tokens, RESPONSES_USAGE.output_tokens_details.reasoning_tokens, 0]);
+      // gpt-5-codex at $1.25 / $0.125 cached / $10 output per million tokens.
+      const cached = RESPONSES_USAGE.input_tokens_details.cached_tokens;
+      const expected = ((RESPONSES_USAGE.input_tokens - cached) * 1.25 + cached * 0.125 + RESPONSES_USAGE.output_tokens * 10) / 1e6;
+      expect(rsRow.cost_usd).toBeCloseTo(expected, 12);
+      expect(totals.requests).toBe(3);
+      expect((await usageOf(other.id)).totals.requests).toBe(0);
+      expect((await usageOf(other.id)).rows).toEqual([]);
+      expect(stack.logs.join("")).not.toContain(mine.token);
+    });
+
+    test("a session that ends before any usage event is one partial entry", async () => {
+      const { id, token: t } = await stack.createToken({ label: "ws-usage-cut" });
+      const rt = await openSocket(stack, "/v1/realtime?model=gpt-realtime-cut", { headers: { authorization: `Bearer ${t}` } });
+      await rt.next(ofType("session.created"));
+      rt.ws.close(1000);
+      const { rows } = await settled(id, 1);
+      expect(rows.map((r) => [r.provider, r.model, ...counters(r)])).toEqual([["openai", "gpt-realtime-cut", 1, 0, 0, 0, 0, 0, 1]]);
+    });
   });
 
   test("20 concurrent sessions keep their messages apart", async () => {
