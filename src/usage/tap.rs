@@ -313,14 +313,6 @@ pub async fn load_overrides(env: &Env) -> Result<HashMap<String, Price>, String>
     }
 }
 
-pub async fn save_overrides(env: &Env, overrides: &HashMap<String, Price>) -> Result<(), String> {
-    let kv = env.kv("TOKENS").map_err(|e| e.to_string())?;
-    let text = serde_json::to_string(overrides).map_err(|e| e.to_string())?;
-    kv.put(OVERRIDES_KEY, text).map_err(|e| e.to_string())?.execute().await.map_err(|e| e.to_string())?;
-    forget_overrides();
-    Ok(())
-}
-
 pub fn now() -> i64 {
     now_unix()
 }
