@@ -17,12 +17,14 @@ use crate::admin::form_check::{self, FieldProblem, FormKind};
 use crate::admin::list::{arrange, days_ago, readable_utc, ListView, RowUsage, Shown, TokenRow};
 use crate::admin::api::{attempts_key, client_address, unexpected, SECRET_ATTEMPTS_PER_MINUTE};
 use crate::admin::audit::{self, Action, Actor, Entry, Via};
+use crate::admin::price_form::{self, PriceForm};
+use crate::admin::price_writes::{PriceOutcome, PriceWrite};
 use crate::admin::state;
 use crate::admin::token_writes::{Outcome, TokenWrite};
 use crate::common::timestamp::format_rfc3339;
 use crate::admin::pages::{
     base_url, client_snippets, form_to_json, AuditPage, AuditRow, ConfirmDeletePage, CreatedPage, DashboardPage, EditPage, KeyLine, Layout, LoginPage,
-    MessagePage, NewTokenPage, TokenForm, UpstreamStatus, Upstreams, ICON, SCRIPT, STYLESHEET,
+    MessagePage, NewTokenPage, PricesPage, TokenForm, UpstreamStatus, Upstreams, ICON, SCRIPT, STYLESHEET,
 };
 use crate::admin::session::{self, Session, SessionKey};
 use crate::tokens::token::{is_token_id, Status, TokenRecord};
@@ -266,6 +268,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
             "/created" => created_page(&req, &s),
             "/usage" => secure(crate::usage::dashboard::overview(url, s.layout(), &s.store, env).await),
             "/audit" => audit_page(url, &s).await,
+            "/prices" => prices_page(&req, &s, 200, PriceForm::default()).await,
             _ => match rest.strip_prefix("/tokens/") {
                 Some(id) if is_token_id(id) => edit_page(id, &s, &view).await,
                 Some(path) => match path.split_once('/') {
@@ -297,6 +300,8 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, rest: &str, env: 
             Err(e) => s.unavailable(e),
         },
         ["tokens"] => create(&fields, &s, &view).await,
+        ["prices"] => set_price(&req, &fields, &s).await,
+        ["prices", "remove"] => remove_price(&fields, &s).await,
         ["tokens", id] if is_token_id(id) => update(id, &fields, &s, &view).await,
         ["tokens", id, "status"] if is_token_id(id) => set_status(id, &fields, &s, &view).await,
         ["tokens", id, "delete"] if is_token_id(id) => delete(id, &fields, &s, &view).await,
@@ -625,6 +630,61 @@ async fn audit_page(url: &web_sys::Url, s: &Signed<'_>) -> web_sys::Response {
             },
             &[],
         ),
+        Err(e) => s.unavailable(e),
+    }
+}
+
+/// The price overrides and the form to set one, with the notice the last price action left.
+async fn prices_page(req: &web_sys::Request, s: &Signed<'_>, status: u16, form: PriceForm) -> web_sys::Response {
+    let overrides = match crate::usage::tap::load_overrides(&s.admin.env).await {
+        Ok(o) => o,
+        Err(e) => return s.unavailable(StoreError::unavailable(e)),
+    };
+    let notice: Option<Notice> = if status == 200 { s.open(req, flash::NOTICE_COOKIE, "notice") } else { None };
+    let clear = flash::clear_notice_cookie();
+    let extra: &[(&str, &str)] = if notice.is_some() { &[("set-cookie", &clear)] } else { &[] };
+    let table = crate::usage::prices::table();
+    page(
+        status,
+        &PricesPage {
+            layout: s.layout(),
+            rows: price_form::rows(&overrides),
+            form,
+            notice,
+            table_source: &table.source,
+            table_date: &table.date,
+            table_models: table.models.len(),
+        },
+        extra,
+    )
+}
+
+/// Back to the prices page, saying what changed.
+fn prices_done(s: &Signed<'_>, text: String) -> web_sys::Response {
+    let cookie = flash::notice_cookie(&s.seal("notice", flash::NOTICE_TTL_SECS, &Notice { text, undo_enable: None }));
+    redirect("/admin/prices", &[("set-cookie", &cookie)])
+}
+
+/// The same write as `PUT /admin/api/prices/{model}`: through AdminState, audited as the dashboard's.
+async fn set_price(req: &web_sys::Request, fields: &[(String, String)], s: &Signed<'_>) -> web_sys::Response {
+    let mut form = PriceForm::from_fields(fields);
+    let Some((model, price)) = form.check() else {
+        return prices_page(req, s, 400, form).await;
+    };
+    match state::write_price(&s.admin.env, PriceWrite::Set { model: model.clone(), price }, s.admin.actor.clone()).await {
+        Ok(_) => prices_done(s, format!("Saved the price of {model}.")),
+        Err(e) => s.unavailable(e),
+    }
+}
+
+async fn remove_price(fields: &[(String, String)], s: &Signed<'_>) -> web_sys::Response {
+    let model = urlencoded::first(fields, "model").unwrap_or_default().to_string();
+    if !crate::usage::prices::valid_model_name(&model) {
+        return s.message(400, "Not changed", "That is not a model name.");
+    }
+    match state::write_price(&s.admin.env, PriceWrite::Remove { model: model.clone() }, s.admin.actor.clone()).await {
+        Ok(PriceOutcome::NotFound) => prices_done(s, format!("{model} had no price override; nothing was changed.")),
+        Ok(_) => prices_done(s, format!("Removed the price override of {model}; it is priced from the bundled table again.")),
         Err(e) => s.unavailable(e),
     }
 }

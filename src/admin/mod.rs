@@ -6,6 +6,7 @@ pub mod flash;
 pub mod form_check;
 pub mod list;
 pub mod pages;
+pub mod price_form;
 pub mod price_writes;
 pub mod session;
 pub mod token_writes;

@@ -348,6 +348,19 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
+/// `/admin/prices`: the overrides in force, a Remove button each, and the form that sets one.
+#[derive(Template)]
+#[template(path = "prices.html")]
+pub struct PricesPage<'a> {
+    pub layout: Layout,
+    pub rows: Vec<crate::admin::price_form::PriceRow>,
+    pub form: crate::admin::price_form::PriceForm,
+    pub notice: Option<Notice>,
+    pub table_source: &'a str,
+    pub table_date: &'a str,
+    pub table_models: usize,
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage<'a> {
@@ -546,6 +559,36 @@ mod tests {
         let html = dashboard_with(vec![row(&record(evil), None)], &view, Some(notice));
         assert_eq!(html.matches("<script").count(), 1, "{html}");
         assert!(!html.contains("\"'&\""), "attribute values are escaped too");
+    }
+
+    #[test]
+    fn the_prices_page_lists_overrides_with_named_remove_buttons_and_marks_bad_inputs() {
+        use crate::admin::price_form::{rows, PriceForm};
+        use crate::usage::prices::Price;
+        let evil = "a<b>\"'&";
+        let overrides = std::collections::HashMap::from([(evil.to_string(), Price { input: 1.5, cached_input: None, cache_write: Some(2.0), output: 6.0, tier: None })]);
+        let mut form = PriceForm::from_fields(&posted(&[("model", evil), ("input", "x"), ("output", "1")]));
+        assert!(form.check().is_none());
+        let html = PricesPage {
+            layout: Layout { csrf: Some("csrf-123".into()) },
+            rows: rows(&overrides),
+            form,
+            notice: Some(Notice { text: format!("Saved the price of {evil}."), undo_enable: None }),
+            table_source: "litellm",
+            table_date: "2026-11-01",
+            table_models: 3,
+        }
+        .render()
+        .unwrap();
+        assert_eq!(html.matches("<h1").count(), 1);
+        assert!(!html.contains("a<b>"), "{html}");
+        assert!(html.contains("Remove<span class=\"sr\"> price for a&#60;b&#62;") || html.contains("Remove<span class=\"sr\"> price for a&lt;b&gt;"), "{html}");
+        assert!(html.contains("$1.5") && html.contains("$2") && html.contains("$6") && html.contains("—"));
+        assert_eq!(html.matches(r#"name="csrf" value="csrf-123""#).count(), 3, "sign out, remove, set");
+        assert!(html.contains(r#"id="model-error""#) && html.contains(r#"id="input-error""#) && !html.contains(r#"id="output-error""#));
+        assert!(html.contains("2 fields need attention"));
+        assert_eq!(html.matches(" autofocus").count(), 1);
+        assert!(!html.contains("style=") && html.matches("<script").count() == 1);
     }
 
     #[test]
