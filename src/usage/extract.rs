@@ -116,6 +116,15 @@ fn other_usage(u: &Value) -> Option<Tokens> {
     openai_chat_usage(u).or_else(|| openai_responses_usage(u))
 }
 
+/// The cost an upstream reports beside its usage (OpenRouter's `usage.cost`, USD), in pico-USD.
+/// Read from every OpenAI-shaped answer; whether it is believed is the provider table's call
+/// (`UsageFormat::OpenAiWithCost`), made by the meter.
+pub fn reported_cost_pusd(usage: &Value) -> Option<i64> {
+    let usd = usage.get("cost")?.as_f64()?;
+    let pusd = (usd * super::prices::PICO).round();
+    (usd.is_finite() && pusd >= 0.0 && pusd < i64::MAX as f64).then_some(pusd as i64)
+}
+
 fn string(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
 }
@@ -125,6 +134,8 @@ fn string(v: &Value, key: &str) -> Option<String> {
 pub struct Reported {
     pub tokens: Option<Tokens>,
     pub model: Option<String>,
+    /// `usage.cost` of an OpenAI-shaped answer, in pico-USD.
+    pub cost_pusd: Option<i64>,
 }
 
 /// The usage and model of a non-streamed JSON answer.
@@ -145,7 +156,11 @@ pub fn from_json(format: Format, body: &Value) -> Reported {
         Format::Gemini => string(body, "modelVersion"),
         _ => string(body, "model"),
     };
-    Reported { tokens, model }
+    let cost_pusd = match format {
+        Format::Anthropic | Format::Gemini => None,
+        _ => usage.and_then(reported_cost_pusd),
+    };
+    Reported { tokens, model, cost_pusd }
 }
 
 /// The usage of a JSON answer too big to parse whole: the value of the last usage key in its
@@ -195,6 +210,8 @@ pub struct StreamState {
     pub model: Option<String>,
     /// The last usage reported (OpenAI, Gemini running totals).
     pub tokens: Option<Tokens>,
+    /// The `usage.cost` that came with the last usage (OpenAI shapes), in pico-USD.
+    pub cost_pusd: Option<i64>,
     pub anthropic: Option<AnthropicUsage>,
     /// The usage is the final one (the event that closes the stream's accounting was seen).
     pub final_usage: bool,
@@ -292,9 +309,11 @@ impl StreamState {
         if choices.is_some_and(|c| !c.is_empty()) {
             self.content_events += 1;
         }
-        let Some(tokens) = v.get("usage").and_then(openai_chat_usage) else {
+        let usage = v.get("usage");
+        let Some(tokens) = usage.and_then(openai_chat_usage) else {
             return Seen::Kept;
         };
+        self.cost_pusd = usage.and_then(reported_cost_pusd);
         // Some OpenAI-compatible upstreams put usage on a chunk that still has choices: the last
         // non-null one wins.
         self.tokens = Some(tokens);
@@ -318,8 +337,10 @@ impl StreamState {
                 if kind == "response.failed" {
                     self.error = true;
                 }
-                if let Some(tokens) = response.and_then(|r| r.get("usage")).and_then(openai_responses_usage) {
+                let usage = response.and_then(|r| r.get("usage"));
+                if let Some(tokens) = usage.and_then(openai_responses_usage) {
                     self.tokens = Some(tokens);
+                    self.cost_pusd = usage.and_then(reported_cost_pusd);
                     self.final_usage = true;
                 }
             }
@@ -471,6 +492,23 @@ mod tests {
         assert_eq!(r.model.as_deref(), Some("claude-haiku-4-5"));
         assert_eq!(r.tokens.unwrap().input_tokens, 3);
         assert_eq!(r.tokens.unwrap().output_tokens, 4);
+    }
+
+    #[test]
+    fn a_reported_cost_is_read_in_pico_usd_and_nonsense_is_not() {
+        let body = json!({"model": "openai/gpt-4o-mini", "usage": {"prompt_tokens": 9, "completion_tokens": 7, "cost": 0.000123456}});
+        assert_eq!(from_json(Format::OpenAiChat, &body).cost_pusd, Some(123_456_000));
+        let body = json!({"model": "m", "usage": {"input_tokens": 1, "output_tokens": 1, "cost": 2}});
+        assert_eq!(from_json(Format::OpenAiResponses, &body).cost_pusd, Some(2_000_000_000_000));
+        for bad in [json!(-0.1), json!("0.1"), json!(null), json!(1e300)] {
+            assert_eq!(reported_cost_pusd(&json!({ "cost": bad })), None, "{bad}");
+        }
+        assert_eq!(from_json(Format::OpenAiChat, &json!({"usage": {"prompt_tokens": 1}})).cost_pusd, None);
+        // Anthropic and Gemini shapes have no such field.
+        assert_eq!(from_json(Format::Anthropic, &json!({"usage": {"input_tokens": 1, "cost": 1.0}})).cost_pusd, None);
+        // The big-body path finds it inside the usage object of the tail.
+        let big = r#"{"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"cost":0.5}}"#;
+        assert_eq!(from_json_ends(Format::OpenAiChat, &big.as_bytes()[..10], &big.as_bytes()[10..]).cost_pusd, Some(500_000_000_000));
     }
 
     #[test]

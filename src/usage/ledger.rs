@@ -59,7 +59,9 @@ impl Entry {
         price_of: impl Fn(&str) -> Option<Price>,
     ) -> Entry {
         let model = clean_model(outcome.model.as_deref().or(request_model));
-        let cost_pusd = price_of(&model).map(|p| prices::cost_pusd(&outcome.tokens, &p));
+        // A cost the upstream reported (only a provider the table trusts gets one this far) is
+        // what the request cost, whether or not the price table knows the model.
+        let cost_pusd = outcome.cost_pusd.or_else(|| price_of(&model).map(|p| prices::cost_pusd(&outcome.tokens, &p)));
         let status = if outcome.stream_error { "5xx" } else { status_class(status) };
         Entry {
             at,
@@ -234,6 +236,7 @@ mod tests {
             partial: false,
             estimated: false,
             stream_error: false,
+            cost_pusd: None,
         }
     }
 
@@ -254,6 +257,20 @@ mod tests {
         assert_eq!(Entry::new(at, "anthropic", EndpointKind::Messages, 200, &failed, None, price).status, "5xx");
         assert_eq!(clean_model(Some(&"x".repeat(500))).len(), MAX_MODEL_LEN);
         assert_eq!(clean_model(Some("a\nb")), "ab");
+    }
+
+    #[test]
+    fn a_reported_cost_replaces_the_price_table_and_prices_an_unknown_model() {
+        let price = |m: &str| prices::lookup(m, &Default::default());
+        let reported = Outcome { cost_pusd: Some(37_500_000), ..outcome(1000, 100) };
+        let e = Entry::new(0, "openrouter", EndpointKind::Chat, 200, &reported, None, price);
+        assert_eq!(e.cost_pusd, Some(37_500_000));
+        let unknown = Outcome { model: Some("some-vendor/unlisted-model".into()), ..reported.clone() };
+        let e = Entry::new(0, "openrouter", EndpointKind::Chat, 200, &unknown, None, price);
+        assert_eq!(e.cost_pusd, Some(37_500_000));
+        assert_eq!((e.counters().unpriced_requests, e.counters().cost_pusd), (0, 37_500_000));
+        let free = Outcome { cost_pusd: Some(0), ..unknown };
+        assert_eq!(Entry::new(0, "openrouter", EndpointKind::Chat, 200, &free, None, price).counters().unpriced_requests, 0);
     }
 
     #[test]

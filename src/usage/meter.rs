@@ -31,6 +31,9 @@ pub struct Outcome {
     pub estimated: bool,
     /// The upstream reported an error inside a 200 stream (Anthropic `event: error`, ...).
     pub stream_error: bool,
+    /// The cost the upstream reported (pico-USD), kept only for a provider trusted to report it;
+    /// the ledger takes it instead of the price table.
+    pub cost_pusd: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -46,6 +49,9 @@ pub struct Options {
     pub drop_usage_chunk: bool,
     /// The endpoint answers vectors, not text.
     pub embeddings: bool,
+    /// The provider's own `usage.cost` is the request's cost (the provider table's
+    /// `UsageFormat::OpenAiWithCost`: OpenRouter). Any other upstream's `cost` field is ignored.
+    pub reported_cost: bool,
 }
 
 /// What the caller sends on to the client for a chunk it fed to `filter`.
@@ -219,7 +225,9 @@ impl Meter {
                 }
                 None => Tokens::default(),
             };
-            return Outcome { tokens, model: st.model, partial, estimated, stream_error: st.error };
+            // A cost comes with the final usage only; a cut stream's is the price table's guess.
+            let cost_pusd = st.cost_pusd.filter(|_| opts.reported_cost && st.final_usage);
+            return Outcome { tokens, model: st.model, partial, estimated, stream_error: st.error, cost_pusd };
         }
         let reported = if self.json.over {
             extract::from_json_ends(opts.format, &self.json.head, &self.json.tail)
@@ -233,7 +241,8 @@ impl Meter {
             None if counts => (estimate(estimate::Seen::Json { bytes: self.answer_bytes }), true),
             None => (Tokens::default(), false),
         };
-        Outcome { tokens, model: reported.model, partial: cut, estimated, stream_error: false }
+        let cost_pusd = reported.cost_pusd.filter(|_| opts.reported_cost && !estimated);
+        Outcome { tokens, model: reported.model, partial: cut, estimated, stream_error: false, cost_pusd }
     }
 }
 
@@ -247,7 +256,7 @@ mod tests {
     use super::*;
 
     pub(crate) fn opts(format: Format, streamed: bool) -> Options {
-        Options { format, streamed, status: 200, request_bytes: Some(400), drop_usage_chunk: false, embeddings: false }
+        Options { format, streamed, status: 200, request_bytes: Some(400), drop_usage_chunk: false, embeddings: false, reported_cost: false }
     }
 
     /// Feeds `body` split at every byte offset, and in 1-byte chunks, and checks every split gives
@@ -287,7 +296,7 @@ mod tests {
     #[test]
     fn openai_chat_stream_takes_the_usage_chunk() {
         let o = run_every_split(|| opts(Format::OpenAiChat, true), OPENAI_CHAT.as_bytes(), false);
-        assert_eq!(o, Outcome { tokens: t(19, 3, 0, 10, 0), model: Some("gpt-4o-mini-2024-07-18".into()), partial: false, estimated: false, stream_error: false });
+        assert_eq!(o, Outcome { tokens: t(19, 3, 0, 10, 0), model: Some("gpt-4o-mini-2024-07-18".into()), partial: false, estimated: false, stream_error: false, cost_pusd: None });
     }
 
     #[test]
@@ -314,6 +323,33 @@ mod tests {
         assert_eq!(o.tokens, t(5, 0, 0, 2, 0));
     }
 
+    /// OpenRouter's stream: usage, with its `cost`, on the last chunk before `[DONE]`.
+    const OPENROUTER: &str = concat!(
+        "data: {\"id\":\"gen-1\",\"model\":\"openai/gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n",
+        ": OPENROUTER PROCESSING\n\n",
+        "data: {\"id\":\"gen-1\",\"model\":\"openai/gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: {\"id\":\"gen-1\",\"model\":\"openai/gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,\"total_tokens\":13,\"cost\":0.0000375,\"is_byok\":false}}\n\n",
+        "data: [DONE]\n\n",
+    );
+
+    #[test]
+    fn a_trusted_reported_cost_is_kept_at_every_split_and_an_untrusted_one_is_not() {
+        let trusted = || Options { reported_cost: true, ..opts(Format::OpenAiChat, true) };
+        let o = run_every_split(trusted, OPENROUTER.as_bytes(), false);
+        assert_eq!(o.cost_pusd, Some(37_500_000));
+        assert_eq!(o.tokens, t(9, 0, 0, 4, 0));
+        // The same bytes from a provider the table does not trust to report a cost.
+        assert_eq!(run_every_split(|| opts(Format::OpenAiChat, true), OPENROUTER.as_bytes(), false).cost_pusd, None);
+        // Cut before its usage: no cost, the price table's estimate applies.
+        let cut = &OPENROUTER[..OPENROUTER.find("data: {\"id\":\"gen-1\",\"model\":\"openai/gpt-4o-mini\",\"choices\":[],").unwrap()];
+        assert_eq!(run_every_split(trusted, cut.as_bytes(), true).cost_pusd, None);
+        // A JSON answer.
+        let body = br#"{"id":"gen-2","model":"anthropic/claude-haiku-4.5","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":7,"completion_tokens":2,"cost":0.25}}"#;
+        let json = || Options { reported_cost: true, ..opts(Format::OpenAiChat, false) };
+        assert_eq!(run_every_split(json, body, false).cost_pusd, Some(250_000_000_000));
+        assert_eq!(run_every_split(|| opts(Format::OpenAiChat, false), body, false).cost_pusd, None);
+    }
+
     const RESPONSES: &str = concat!(
         "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\",\"model\":\"gpt-5-2025-08-07\",\"usage\":null}}\n\n",
         "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hi\"}\n\n",
@@ -323,7 +359,7 @@ mod tests {
     #[test]
     fn responses_stream_reads_response_completed() {
         let o = run_every_split(|| opts(Format::OpenAiResponses, true), RESPONSES.as_bytes(), false);
-        assert_eq!(o, Outcome { tokens: t(12, 0, 0, 80, 64), model: Some("gpt-5-2025-08-07".into()), partial: false, estimated: false, stream_error: false });
+        assert_eq!(o, Outcome { tokens: t(12, 0, 0, 80, 64), model: Some("gpt-5-2025-08-07".into()), partial: false, estimated: false, stream_error: false, cost_pusd: None });
         let incomplete = RESPONSES.replace("response.completed", "response.incomplete");
         assert_eq!(run_every_split(|| opts(Format::OpenAiResponses, true), incomplete.as_bytes(), false).tokens, t(12, 0, 0, 80, 64));
         let failed = RESPONSES.replace("response.completed", "response.failed");
@@ -351,7 +387,7 @@ mod tests {
     #[test]
     fn anthropic_stream_replaces_cumulative_deltas_and_counts_cache_once() {
         let o = run_every_split(|| opts(Format::Anthropic, true), ANTHROPIC.as_bytes(), false);
-        assert_eq!(o, Outcome { tokens: t(12025, 10000, 2000, 15, 0), model: Some("claude-sonnet-4-5-20250929".into()), partial: false, estimated: false, stream_error: false });
+        assert_eq!(o, Outcome { tokens: t(12025, 10000, 2000, 15, 0), model: Some("claude-sonnet-4-5-20250929".into()), partial: false, estimated: false, stream_error: false, cost_pusd: None });
         // CRLF line ends parse the same.
         let crlf = ANTHROPIC.replace('\n', "\r\n");
         assert_eq!(run_every_split(|| opts(Format::Anthropic, true), crlf.as_bytes(), false), o);
@@ -387,7 +423,7 @@ mod tests {
     #[test]
     fn gemini_stream_last_usage_wins_and_a_chunk_without_it_resets_nothing() {
         let o = run_every_split(|| opts(Format::Gemini, true), GEMINI.as_bytes(), false);
-        assert_eq!(o, Outcome { tokens: t(9, 4, 0, 41, 29), model: Some("gemini-2.5-flash".into()), partial: false, estimated: false, stream_error: false });
+        assert_eq!(o, Outcome { tokens: t(9, 4, 0, 41, 29), model: Some("gemini-2.5-flash".into()), partial: false, estimated: false, stream_error: false, cost_pusd: None });
         // A chunk without usage as the last one changes nothing.
         let second = &GEMINI[GEMINI.find("data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"").unwrap()..GEMINI.find("data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"!\"").unwrap()];
         let body = format!("{GEMINI}{second}");

@@ -104,6 +104,7 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
         request_bytes: pending.request_bytes,
         drop_usage_chunk: pending.rewrote_include_usage,
         embeddings: kind == EndpointKind::Embeddings,
+        reported_cost: pending.usage == UsageFormat::OpenAiWithCost,
     });
     let body = response.body();
     let carries_usage = format != Format::Other || content_type.contains("json");

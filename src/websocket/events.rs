@@ -70,6 +70,7 @@ impl SessionUsage {
             partial: self.reports == 0,
             estimated: false,
             stream_error: false,
+            cost_pusd: None,
         }
     }
 }

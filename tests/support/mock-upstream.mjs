@@ -22,6 +22,7 @@
 //                                  refusal (OpenAI 403, Gemini 400); later ones are served
 //   x-mock-reset-after: N   (streaming) after N events, reset the connection (RST) instead of ending
 //   x-mock-hold-headers: ID send nothing, not even headers, until POST /__mock/release/ID
+//   x-mock-cost: USD        (chat) put `usage.cost` in the usage, as OpenRouter always does
 // Besides the three, one OpenAI-compatible listener per other provider (its own base path, Bearer
 // key), an ElevenLabs one (xi-api-key, binary audio), "custom" (an operator-defined upstream) and
 // "azure" (an operator-defined one reading its key from `api-key`, as Azure OpenAI does).
@@ -79,7 +80,14 @@ export const MOCK_USAGE = {
   openaiEmbeddings: { prompt_tokens: 3, total_tokens: 3 },
   anthropic: { input_tokens: 12, output_tokens: 8, cache_creation_input_tokens: 50, cache_read_input_tokens: 100 },
   gemini: { promptTokenCount: 4, candidatesTokenCount: 6, totalTokenCount: 10, cachedContentTokenCount: 2 },
+  // OpenRouter adds what the call cost, in USD, to its chat usage (JSON and the stream's last chunk).
+  openrouterCost: 0.0000375,
 };
+
+// The `usage.cost` a chat answer carries: OpenRouter's always; any listener's with x-mock-cost.
+const reportedCost = (provider, req) =>
+  req.headers["x-mock-cost"] !== undefined ? Number(req.headers["x-mock-cost"]) : provider === "openrouter" ? MOCK_USAGE.openrouterCost : undefined;
+const withCost = (usage, cost) => (cost === undefined ? usage : { ...usage, cost });
 
 const noUsage = (req) => req.headers["x-mock-usage"] === "none";
 
@@ -235,7 +243,8 @@ class Listener {
       if (base === "/v1/chat/completions") {
         const structured = openaiChatStructured(json);
         if (structured) return stream ? this.sse(req, res, openaiChatStructuredEvents(json, structured)) : send(200, structured);
-        return stream ? this.sse(req, res, openaiChatEvents(json, bare)) : send(200, openaiChat(json, bare));
+        const cost = reportedCost(this.provider, req);
+        return stream ? this.sse(req, res, openaiChatEvents(json, bare, cost)) : send(200, openaiChat(json, bare, cost));
       }
       if (base === "/v1/responses" && req.method === "POST") {
         const structured = openaiResponseStructured(json);
@@ -337,20 +346,20 @@ function lastUserText(json) {
   return typeof last.content === "string" ? last.content : (last.content ?? []).map((c) => c.text ?? "").join("");
 }
 
-function openaiChat(json, bare = false) {
+function openaiChat(json, bare = false, cost = undefined) {
   return {
     id: "chatcmpl-mock", object: "chat.completion", created: 1, model: json?.model ?? "gpt-4o-mini",
     choices: [{ index: 0, message: { role: "assistant", content: `Hello from mock OpenAI. You said: ${lastUserText(json)}`, refusal: null }, finish_reason: "stop", logprobs: null }],
-    ...(bare ? {} : { usage: MOCK_USAGE.openaiChat }),
+    ...(bare ? {} : { usage: withCost(MOCK_USAGE.openaiChat, cost) }),
   };
 }
 
-function openaiChatEvents(json, bare = false) {
+function openaiChatEvents(json, bare = false, cost = undefined) {
   const model = json?.model ?? "gpt-4o-mini";
   const chunk = (delta, finish = null) => ({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] } });
   const events = [chunk({ role: "assistant", content: "" }), chunk({ content: "Hello" }), chunk({ content: " from" }), chunk({ content: " mock OpenAI." }), chunk({}, "stop")];
   if (json?.stream_options?.include_usage && !bare) {
-    events.push({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [], usage: MOCK_USAGE.openaiChatStream } });
+    events.push({ data: { id: "chatcmpl-mock", object: "chat.completion.chunk", created: 1, model, choices: [], usage: withCost(MOCK_USAGE.openaiChatStream, cost) } });
   }
   events.push({ data: "[DONE]" });
   return events;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { startStack } from "../support/stack.mjs";
 import { send } from "./helpers.mjs";
-import { POOL_KEYS } from "../support/mock-upstream.mjs";
+import { MOCK_USAGE, POOL_KEYS } from "../support/mock-upstream.mjs";
 
 let stack;
 beforeAll(async () => { stack = await startStack(); });
@@ -312,6 +312,34 @@ test("a model without a price counts its tokens with cost null; an operator pric
   expect(body.totals.cost_usd).toBeCloseTo((9 * 1000 + 7 * 2000) / 1e6, 12);
   expect((await stack.admin("DELETE", "/admin/api/prices/my-finetune-x")).status).toBe(200);
   expect((await stack.admin("GET", "/admin/api/prices/my-finetune-x")).status).toBe(404);
+});
+
+describe("OpenRouter's reported usage.cost is the cost; no other upstream's is", () => {
+  // An OpenRouter model name has no row in the price table: without the reported cost it would be unpriced.
+  const body = (extra = {}) => chat({ model: "some-lab/unlisted-model-7b", ...extra });
+  for (const stream of [false, true]) {
+    test(stream ? "streamed" : "JSON", async () => {
+      const { id, token } = await stack.createToken({ providers: ["openrouter"] });
+      const res = await send(stack, "/openrouter/api/v1/chat/completions", { method: "POST", headers: OPENAI(token), body: body(stream ? { stream: true } : {}) });
+      expect(res.status, res.text).toBe(200);
+      const got = await settled(id, 1);
+      expect(got.rows[0]).toMatchObject({ provider: "openrouter", model: "some-lab/unlisted-model-7b" });
+      expect(got.totals).toMatchObject({ requests: 1, unpriced_requests: 0, estimated_requests: 0 });
+      expect(got.totals.cost_usd).toBeCloseTo(MOCK_USAGE.openrouterCost, 15);
+    });
+  }
+
+  test("an OpenAI answer carrying a cost field is priced from the table", async () => {
+    const { id, token } = await stack.createToken();
+    await send(stack, "/v1/chat/completions", { method: "POST", headers: { ...OPENAI(token), "x-mock-cost": "42" }, body: chat() });
+    const got = await settled(id, 1);
+    expect(got.totals.cost_usd).toBeCloseTo((5 * 0.15 + 4 * 0.075 + 7 * 0.6) / 1e6, 15);
+    // And an unpriced model stays unpriced, whatever the upstream says it cost.
+    await send(stack, "/v1/chat/completions", { method: "POST", headers: { ...OPENAI(token), "x-mock-cost": "42" }, body: chat({ model: "my-finetune-y", stream: true }) });
+    const both = await settled(id, 2);
+    expect(both.totals.unpriced_requests).toBe(1);
+    expect(both.totals.cost_usd).toBeCloseTo((5 * 0.15 + 4 * 0.075 + 7 * 0.6) / 1e6, 15);
+  });
 });
 
 test("deleting a token deletes its usage", async () => {
