@@ -19,6 +19,43 @@ pub struct FieldProblem {
     pub message: String,
 }
 
+/// What a page asks of a form's problems, the same for every form: the error at an input, whether
+/// it is marked, where focus goes, what describes it, and the summary's count.
+pub trait FieldProblems {
+    fn error(&self, field: &str) -> Option<&str>;
+    fn invalid(&self, field: &str) -> bool {
+        self.error(field).is_some()
+    }
+    fn focus(&self, field: &str) -> bool;
+    fn described_by(&self, field: &str) -> String {
+        if self.invalid(field) {
+            format!("{field}-error {field}-hint")
+        } else {
+            format!("{field}-hint")
+        }
+    }
+    fn error_count(&self) -> String;
+}
+
+impl FieldProblems for [FieldProblem] {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+
+    /// The first bad input gets the focus (`autofocus`, so it works without JavaScript).
+    fn focus(&self, field: &str) -> bool {
+        self.first().is_some_and(|e| e.field == field)
+    }
+
+    /// "2 fields need attention" for the summary above the form.
+    fn error_count(&self) -> String {
+        match self.len() {
+            1 => "1 field needs attention".to_string(),
+            n => format!("{n} fields need attention"),
+        }
+    }
+}
+
 /// What the form is for. An edit may keep an expiry that has passed (so an expired token's label
 /// can still be changed); only a newly typed past expiry is refused.
 pub enum FormKind<'a> {

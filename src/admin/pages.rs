@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::admin::audit::Entry;
 use crate::admin::flash::Notice;
-use crate::admin::form_check::FieldProblem;
+use crate::admin::form_check::{FieldProblem, FieldProblems};
 use crate::admin::list::{ListView, Shown, SortChoice, TokenRow, RATE_WINDOW_NAMES};
 use crate::policy::rules::Policy;
 use crate::proxy::provider::Provider;
@@ -130,33 +130,23 @@ impl TokenForm {
     }
 
     pub fn error(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        self.errors.error(field)
     }
 
     pub fn invalid(&self, field: &str) -> bool {
-        self.error(field).is_some()
+        self.errors.invalid(field)
     }
 
-    /// The first bad input gets the focus (`autofocus`, so it works without JavaScript).
     pub fn focus(&self, field: &str) -> bool {
-        self.errors.first().is_some_and(|e| e.field == field)
+        self.errors.focus(field)
     }
 
-    /// `aria-describedby` for an input: its error first, then its hint.
     pub fn described_by(&self, field: &str) -> String {
-        if self.invalid(field) {
-            format!("{field}-error {field}-hint")
-        } else {
-            format!("{field}-hint")
-        }
+        self.errors.described_by(field)
     }
 
-    /// "2 fields need attention" for the summary above the form.
     pub fn error_count(&self) -> String {
-        match self.errors.len() {
-            1 => "1 field needs attention".to_string(),
-            n => format!("{n} fields need attention"),
-        }
+        self.errors.error_count()
     }
 
     /// The input a problem's link in the summary jumps to.

@@ -2,7 +2,7 @@
 //! input. The checks are the price API's own (`valid_model_name`, `prices::validate`), applied one
 //! field at a time, so the form and `PUT /admin/api/prices/{model}` accept the same prices.
 
-use crate::admin::form_check::FieldProblem;
+use crate::admin::form_check::{FieldProblem, FieldProblems};
 use crate::common::urlencoded;
 use crate::usage::prices::{self, valid_model_name, Price};
 
@@ -100,26 +100,23 @@ impl PriceForm {
     }
 
     pub fn error(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        self.errors.error(field)
     }
 
     pub fn invalid(&self, field: &str) -> bool {
-        self.error(field).is_some()
+        self.errors.invalid(field)
     }
 
     pub fn focus(&self, field: &str) -> bool {
-        self.errors.first().is_some_and(|e| e.field == field)
+        self.errors.focus(field)
     }
 
     pub fn described_by(&self, field: &str) -> String {
-        if self.invalid(field) { format!("{field}-error {field}-hint") } else { format!("{field}-hint") }
+        self.errors.described_by(field)
     }
 
     pub fn error_count(&self) -> String {
-        match self.errors.len() {
-            1 => "1 field needs attention".to_string(),
-            n => format!("{n} fields need attention"),
-        }
+        self.errors.error_count()
     }
 
     pub fn anchor(&self, field: &str) -> String {
