@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
-import { cpuSeconds, percentile, seedToken, startMock, startWorkerd, startupMs, untilOk, wrk } from "./run.mjs";
+import { ADMIN_SECRET, REAL_KEY, cpuSeconds, percentile, seedToken, startMock, startWorkerd, startupMs, untilOk, wrk } from "./run.mjs";
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : fallback);
@@ -19,6 +19,9 @@ const seconds = option("--seconds", 4);
 const startups = option("--startups", 7);
 const connections = 16;
 const root = path.resolve(import.meta.dirname, "..");
+// `--var NAME=VALUE` (repeatable) sets a var on every api_proxy build, e.g. USAGE_METERING=off to
+// measure the rest of the hot path without the meter and its ledger write.
+const vars = Object.fromEntries(argv.filter((a, i) => argv[i - 1] === "--var").map((a) => a.split("=")));
 const builds = argv.filter((a, i) => a.includes("=") && !argv[i - 1]?.startsWith("--")).map((a) => {
   const [name, dir] = a.split("=");
   return { name, dir: path.resolve(root, dir) };
@@ -54,7 +57,7 @@ try {
     ["js_equivalent", ((dir) => () => startWorkerd("js_equivalent", { kvDir: dir, auth }))(kvCopy())],
     ...builds.map(({ name, dir }) => {
       const kv = kvCopy();
-      return [name, () => startWorkerd(`api_${name}`, { kvDir: kv, auth, worker: { scriptPath: path.join(dir, "index.js"), modulesRoot: dir } })];
+      return [name, () => startWorkerd(`api_${name}`, { kvDir: kv, auth, worker: { scriptPath: path.join(dir, "index.js"), modulesRoot: dir, bindings: { OPENAI_API_KEY: REAL_KEY, ADMIN_SECRET, OPENAI_UPSTREAM: mock.url, ...vars } } })];
     }),
   ];
 
@@ -77,14 +80,14 @@ try {
     const t = await start();
     running.push(t);
     await untilOk(t);
-    wrk(t, 1, connections);
+    await wrk(t, 1, connections);
     targets.push({ name, t, cpu: [], rps: [] });
   }
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < targets.length; j++) {
       const x = targets[(r + j) % targets.length];
       const before = cpuSeconds(x.t.pids);
-      const out = wrk(x.t, seconds, connections);
+      const out = await wrk(x.t, seconds, connections);
       x.cpu.push(((cpuSeconds(x.t.pids) - before) * 1e6) / out.requests);
       x.rps.push(out.requests / (out.duration_us / 1e6));
     }
@@ -98,6 +101,7 @@ try {
   for (const x of targets) {
     console.log(`${x.name.padEnd(16)} ${show(stats(x.cpu)).padEnd(22)} ${show(paired(x)).padEnd(20)} ${show(stats(x.rps)).padEnd(24)} ${show(stats(startupTimes[x.name]))}`);
   }
+  if (Object.keys(vars).length) console.log(`api builds ran with ${JSON.stringify(vars)}`);
   console.log(`load average ${fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
 } finally {
   for (const t of running.reverse()) await t.stop().catch(() => {});

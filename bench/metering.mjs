@@ -34,11 +34,11 @@ try {
   }
   const cpu = Object.fromEntries(targets.map((t) => [t.name, { json: [0, 0], stream: [0, 0] }]));
   const lat = Object.fromEntries(targets.map((t) => [t.name, []]));
-  for (const t of targets) wrk(t, 2, 16); // warm-up
+  for (const t of targets) await wrk(t, 2, 16); // warm-up
   for (let round = 0; round < rounds; round++) {
     for (const t of round % 2 ? [...targets].reverse() : targets) {
       let before = cpuSeconds(t.pids);
-      const r = wrk(t, seconds, 16);
+      const r = await wrk(t, seconds, 16);
       cpu[t.name].json[0] += cpuSeconds(t.pids) - before;
       cpu[t.name].json[1] += r.requests;
       before = cpuSeconds(t.pids);

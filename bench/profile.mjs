@@ -43,9 +43,9 @@ export default function ({ RECORDS }) {
 
 async function cpuPerRequest(target, urlPath) {
   await untilOk(target).catch(() => {});
-  wrk(target, 1, connections, urlPath);
+  await wrk(target, 1, connections, urlPath);
   const before = cpuSeconds(target.pids);
-  const r = wrk(target, seconds, connections, urlPath);
+  const r = await wrk(target, seconds, connections, urlPath);
   const us = ((cpuSeconds(target.pids) - before) * 1e6) / r.requests;
   return { rps: Math.round(r.requests / (r.duration_us / 1e6)), cpu_us: Math.round(us) };
 }
@@ -97,11 +97,11 @@ function summarize(profile, requests, rows = 30) {
 
 async function profiled(target, port) {
   const inspector = await cdp(`ws://127.0.0.1:${port}/core:user:${target.name}`);
-  wrk(target, 1, connections);
+  await wrk(target, 1, connections);
   await inspector.send("Profiler.enable");
   await inspector.send("Profiler.setSamplingInterval", { interval: 50 });
   await inspector.send("Profiler.start");
-  const r = wrk(target, seconds, connections);
+  const r = await wrk(target, seconds, connections);
   const { profile } = await inspector.send("Profiler.stop");
   inspector.close();
   const file = path.join(tmp, `${target.name}.cpuprofile`);

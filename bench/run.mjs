@@ -301,14 +301,23 @@ function bundle(outdir) {
   return { total_kib: Number(m[1]), gzip_kib: Number(m[2]) };
 }
 
-export function wrk(target, seconds, connections, urlPath = "/v1/chat/completions") {
+// Async on purpose: a spawnSync would block this process's event loop for the whole run, so
+// nothing reads workerd's stdout, and once the pipe's 64 KiB fill with api_proxy's one log line per
+// request (after about 280 requests) workerd blocks writing the next line and every request hangs.
+export async function wrk(target, seconds, connections, urlPath = "/v1/chat/completions") {
   const bodyFile = path.join(wrk.dir ?? os.tmpdir(), "bench-chat.json");
   fs.writeFileSync(bodyFile, CHAT_BODY);
-  const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", path.join(root, "bench/wrk-post.lua"), `${target.url}${urlPath}`], {
-    env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_AUTH: target.auth }, encoding: "utf8", timeout: (seconds + 30) * 1000,
+  const child = spawn("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", path.join(root, "bench/wrk-post.lua"), `${target.url}${urlPath}`], {
+    env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_AUTH: target.auth },
   });
-  const line = r.stdout?.split("\n").find((l) => l.startsWith("WRK "));
-  if (!line) throw new Error(`wrk failed against ${target.name}: ${r.error ?? ""}${r.stderr}`);
+  let stdout = "", stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const killer = setTimeout(() => child.kill(), (seconds + 30) * 1000);
+  const error = await new Promise((resolve) => { child.once("error", resolve); child.once("close", () => resolve("")); });
+  clearTimeout(killer);
+  const line = stdout.split("\n").find((l) => l.startsWith("WRK "));
+  if (!line) throw new Error(`wrk failed against ${target.name}: ${error}${stderr}`);
   const out = JSON.parse(line.slice(4));
   if (out.errors || out.status_errors || !out.requests) throw new Error(`wrk against ${target.name}: ${line}`);
   return out;
@@ -316,15 +325,15 @@ export function wrk(target, seconds, connections, urlPath = "/v1/chat/completion
 
 // Rounds rotate the order of the targets so that a burst of load from elsewhere on the machine
 // does not land on one target only; each figure is the median over rounds, CPU the total.
-function throughput(targets, cfg) {
+async function throughput(targets, cfg) {
   const runs = Object.fromEntries(targets.map((t) => [t.name, []]));
   const cpu = Object.fromEntries(targets.map((t) => [t.name, { seconds: 0, requests: 0 }]));
-  if (cfg.warmupSeconds) for (const t of targets) wrk(t, cfg.warmupSeconds, cfg.connections);
+  if (cfg.warmupSeconds) for (const t of targets) await wrk(t, cfg.warmupSeconds, cfg.connections);
   for (let round = 0; round < cfg.rounds; round++) {
     for (let i = 0; i < targets.length; i++) {
       const t = targets[(i + round) % targets.length];
       const before = cpuSeconds(t.pids);
-      const r = wrk(t, cfg.seconds, cfg.connections);
+      const r = await wrk(t, cfg.seconds, cfg.connections);
       cpu[t.name].seconds += cpuSeconds(t.pids) - before;
       cpu[t.name].requests += r.requests;
       runs[t.name].push(r);
@@ -611,7 +620,7 @@ async function main() {
     log(`served by: ${JSON.stringify(servedBy)}`);
 
     log("throughput");
-    const tp = throughput(targets, cfg);
+    const tp = await throughput(targets, cfg);
     log("streaming");
     const stream = await streaming(targets, cfg);
     log("upload and download");
