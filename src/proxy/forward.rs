@@ -20,7 +20,7 @@ use crate::proxy::model_gate::{self, GateError, Gated};
 use crate::proxy::provider::{detect, Detected, Detection, Inbound, Provider};
 use crate::proxy::request_log::RequestLog;
 use crate::tokens::token::{self, Refusal, TokenRecord};
-use crate::runtime::{json_response, now_unix};
+use crate::runtime::{json_response, now_unix, setting};
 use crate::tokens::store::TokenStore;
 use crate::common::timestamp;
 use crate::policy::{cors, limiter};
@@ -79,7 +79,7 @@ fn set_headers(headers: &Headers, extra: &[(&'static str, String)]) {
     }
 }
 
-pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &Context) -> web_sys::Response {
+pub async fn handle(req: web_sys::Request, path: &str, query: &str, env: &Env, ctx: &Context) -> web_sys::Response {
     let origin = header(&req.headers(), "origin").filter(|o| !o.is_empty());
     if let Some(origin) = &origin {
         let request_method = header(&req.headers(), "access-control-request-method");
@@ -91,7 +91,7 @@ pub async fn handle(req: web_sys::Request, url: &web_sys::Url, env: &Env, ctx: &
     // A browser page may read whatever we answer, errors included, so it can show why it failed.
     let cors_headers = origin.as_deref().map(cors::response_headers).unwrap_or_default();
     let mut log = RequestLog::for_request(header(&req.headers(), "cf-ray").as_deref());
-    match forward(req, url, origin.as_deref(), env, ctx, &mut log).await {
+    match forward(req, path, query, origin.as_deref(), env, ctx, &mut log).await {
         Ok((response, mut extra, pending)) => {
             log.info("forwarded", Some(response.status()), "");
             extra.extend(cors_headers);
@@ -130,7 +130,8 @@ fn preflight(origin: &str, requested: Option<&str>) -> web_sys::Response {
 /// what the usage meter must know of the request (`None` with metering off).
 async fn forward(
     req: web_sys::Request,
-    url: &web_sys::Url,
+    path: &str,
+    query: &str,
     origin: Option<&str>,
     env: &Env,
     ctx: &Context,
@@ -138,9 +139,6 @@ async fn forward(
 ) -> Result<(web_sys::Response, ExtraHeaders, Option<Pending>), ProxyError> {
     let inbound = req.headers();
     let signal = js_sys::Reflect::get(&req, &"signal".into()).unwrap_or(JsValue::UNDEFINED);
-    let path = url.pathname();
-    let search = url.search();
-    let query = search.strip_prefix('?').unwrap_or(&search);
     let xi_api_key = header(&inbound, "xi-api-key");
     let (authorization, x_api_key, x_goog_api_key, anthropic_version, websocket_protocol) = (
         header(&inbound, "authorization"),
@@ -150,7 +148,7 @@ async fn forward(
         header(&inbound, "sec-websocket-protocol"),
     );
     let detected = match detect(&Inbound {
-        path: &path,
+        path,
         query,
         authorization: authorization.as_deref(),
         x_api_key: x_api_key.as_deref(),
@@ -252,7 +250,7 @@ async fn forward(
     // Bytes already read (a model-restricted token's short body) can always be sent again.
     let replayable = body.as_ref().is_some_and(|b| !b.is_instance_of::<web_sys::ReadableStream>())
         || replay::replayable(has_body, header(&inbound, "content-length").as_deref());
-    let region_retry = region::retry_enabled(provider.spec(), env.var(region::REGION_RETRY_VAR).ok().map(|v| v.to_string()).as_deref());
+    let region_retry = region::retry_enabled(provider.spec(), setting(env, region::REGION_RETRY_VAR).as_deref());
     let out = outbound(&req, url_parts(env, &detected, query), &inbound, websocket_protocol.as_deref(), provider, &detected, replayable, websocket);
     if rewrote_include_usage {
         // The body changed length; fetch sets the new one.
@@ -288,7 +286,7 @@ async fn forward(
 
 /// Usage metering is on unless the `USAGE_METERING` var says `off` (for measuring its cost).
 fn metering_on(env: &Env) -> bool {
-    env.var("USAGE_METERING").map(|v| v.to_string() != "off").unwrap_or(true)
+    setting(env, "USAGE_METERING").is_none_or(|v| v != "off")
 }
 
 /// The body to send, with what preparing it taught the usage meter.
@@ -495,11 +493,7 @@ async fn authorize(detected: &Detected, env: &Env, shape: Option<Provider>, log:
     }
     let id = token::hash_token(&detected.token);
     log.set_token_id(&id);
-    let record = match TokenStore::open(env) {
-        Ok(store) => store.get_for_request(&id, js_sys::Date::now()).await,
-        Err(e) => Err(e),
-    };
-    let record = record.map_err(|e| {
+    let record = TokenStore::get_for_request(env, &id, js_sys::Date::now()).await.map_err(|e| {
         if e.is_damaged() {
             log.error("token_record_unreadable", &e.0);
             // Fail closed, and say so: retrying will not help.
@@ -557,10 +551,7 @@ fn note_use(id: String, env: &Env, ctx: &Context, log: RequestLog) {
 }
 
 fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> String {
-    let base = env
-        .var(provider.upstream_var())
-        .map(|v| v.to_string())
-        .ok()
+    let base = setting(env, provider.upstream_var())
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| provider.default_upstream().to_string());
     let query = strip_key_param(query);
@@ -572,8 +563,11 @@ fn upstream_url(env: &Env, provider: Provider, path: &str, query: &str) -> Strin
     }
 }
 
+/// The inbound headers copied by the runtime in one call, then the dropped ones deleted from the
+/// copy: only the names cross into wasm, and only the dropped names cross back (appending each kept
+/// header crossed the boundary six times per header).
 fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>, provider: Provider, websocket: bool) -> Headers {
-    let headers = Headers::new().expect("Headers");
+    let headers = Headers::new_with_headers(inbound).expect("Headers");
     let mut hop_by_hop = connection_listed(header(inbound, "connection").as_deref());
     if websocket {
         // `Connection: Upgrade` names it, but the upgrade is what must reach the upstream; the
@@ -581,14 +575,11 @@ fn upstream_headers(inbound: &Headers, websocket_protocol: Option<&str>, provide
         hop_by_hop.retain(|h| h != "upgrade");
         hop_by_hop.extend(handshake::RUNTIME_HANDSHAKE_HEADERS.map(String::from));
     }
-    if let Ok(Some(entries)) = js_sys::try_iter(inbound) {
-        for entry in entries.flatten() {
-            let pair: js_sys::Array = entry.unchecked_into();
-            let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
-                continue;
-            };
-            if !drop_request_header_for(provider, &name) && !hop_by_hop.contains(&name) {
-                let _ = headers.append(&name, &value);
+    if let Ok(Some(names)) = js_sys::try_iter(&inbound.keys()) {
+        for name in names.flatten() {
+            let Some(name) = name.as_string() else { continue };
+            if drop_request_header_for(provider, &name) || hop_by_hop.contains(&name) {
+                let _ = headers.delete(&name);
             }
         }
     }

@@ -71,7 +71,6 @@ pub struct Listing {
 
 pub struct TokenStore {
     kv: KvStore,
-    cache_ms: f64,
 }
 
 /// The isolate cache's bound is `RECORD_CACHE_SECS` (see `tokens::cache_bound`). Admin writes
@@ -87,13 +86,13 @@ pub fn forget(id: &str) {
     RECORD_CACHE.with(|cache| cache.borrow_mut().remove(id));
 }
 
+fn cache_ms(env: &Env) -> f64 {
+    bound_ms(crate::runtime::setting(env, "RECORD_CACHE_SECS").as_deref())
+}
+
 impl TokenStore {
     pub fn open(env: &Env) -> Result<Self, StoreError> {
-        let cache_var = env.var("RECORD_CACHE_SECS").ok().map(|v| v.to_string());
-        Ok(TokenStore {
-            kv: env.kv(BINDING)?,
-            cache_ms: bound_ms(cache_var.as_deref()),
-        })
+        Ok(TokenStore { kv: env.kv(BINDING)? })
     }
 
     /// One string across the wasm boundary, parsed in Rust: cheaper than KV's own JSON mode, which
@@ -103,17 +102,19 @@ impl TokenStore {
         serde_json::from_str(&text).map(Some).map_err(|e| StoreError(format!("record {id}: {e}"), Damaged::Yes))
     }
 
-    /// The record for a proxied request: from this isolate's cache when it is fresh enough.
-    /// Unknown tokens are not cached, so a new token works at once.
-    pub async fn get_for_request(&self, id: &str, now_ms: f64) -> Result<Option<TokenRecord>, StoreError> {
+    /// The record for a proxied request: from this isolate's cache when it is fresh enough, and
+    /// only otherwise from KV (the binding is opened then, not before: opening it is six calls
+    /// across the boundary). Unknown tokens are not cached, so a new token works at once.
+    pub async fn get_for_request(env: &Env, id: &str, now_ms: f64) -> Result<Option<TokenRecord>, StoreError> {
+        let cache_ms = cache_ms(env);
         let cached = RECORD_CACHE.with(|cache| {
-            cache.borrow().get(id).filter(|(at, _)| is_fresh(*at, now_ms, self.cache_ms)).map(|(_, r)| r.clone())
+            cache.borrow().get(id).filter(|(at, _)| is_fresh(*at, now_ms, cache_ms)).map(|(_, r)| r.clone())
         });
         if cached.is_some() {
             return Ok(cached);
         }
-        let record = self.get(id).await?;
-        if let (Some(record), true) = (&record, self.cache_ms > 0.0) {
+        let record = TokenStore::open(env)?.get(id).await?;
+        if let (Some(record), true) = (&record, cache_ms > 0.0) {
             RECORD_CACHE.with(|cache| {
                 let mut cache = cache.borrow_mut();
                 if cache.len() >= RECORD_CACHE_ENTRIES {

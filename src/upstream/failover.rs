@@ -29,7 +29,7 @@ fn now() -> i64 {
 /// The provider's key pool from its secret; `None` when the secret is unset or holds no usable key.
 /// Bad entries are logged once per isolate, by position.
 pub fn pool(env: &Env, provider: Provider) -> Option<KeyPool> {
-    let secret = env.secret(provider.secret_name()).map(|s| s.to_string()).ok()?;
+    let secret = crate::runtime::setting(env, provider.secret_name())?;
     let (pool, problems) = key_pool::parse(&secret);
     if !problems.is_empty() {
         let first = LOGGED.with(|l| {

@@ -24,6 +24,11 @@ pub fn install(extra: Option<&str>) -> Vec<String> {
     }
 }
 
+/// Whether this isolate's table is built (so the var need not be read again).
+pub fn installed() -> bool {
+    TABLE.get().is_some()
+}
+
 pub fn table() -> &'static Table {
     TABLE.get().unwrap_or_else(|| BUILT_IN_TABLE.get_or_init(Table::built_in))
 }

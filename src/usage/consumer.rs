@@ -52,10 +52,7 @@ pub async fn handle(req: &web_sys::Request, url: &web_sys::Url, env: &Env) -> we
     }
     let id = token::hash_token(&detected.token);
     log.set_token_id(&id);
-    let record = match TokenStore::open(env) {
-        Ok(store) => store.get_for_request(&id, js_sys::Date::now()).await,
-        Err(e) => Err(e),
-    };
+    let record = TokenStore::get_for_request(env, &id, js_sys::Date::now()).await;
     let record = match record {
         Ok(Some(r)) => r,
         Ok(None) => return refuse(shape, ErrorKind::Unauthenticated, "Invalid api-proxy token."),

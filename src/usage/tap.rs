@@ -63,7 +63,7 @@ struct Tap {
 
 /// How long a stream may go unpulled before its client is taken as gone (`USAGE_CLIENT_IDLE_SECONDS`).
 fn idle_seconds(env: &Env) -> f64 {
-    env.var("USAGE_CLIENT_IDLE_SECONDS").ok().and_then(|v| v.to_string().parse::<u32>().ok()).filter(|s| *s > 0).unwrap_or(10) as f64
+    crate::runtime::setting(env, "USAGE_CLIENT_IDLE_SECONDS").and_then(|v| v.parse::<u32>().ok()).filter(|s| *s > 0).unwrap_or(10) as f64
 }
 
 impl Tap {

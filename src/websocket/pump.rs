@@ -100,10 +100,7 @@ fn usage_in_message(endpoint: Endpoint, marker: &str, data: &JsValue) -> Option<
 /// the proxy reads it for a request (through the isolate's 20 s cache, then KV), judged as at the
 /// handshake. A budget or other per-token limit belongs here too.
 pub async fn still_allowed(env: &Env, token_id: &str, provider: Provider) -> Result<(), Revoked> {
-    let record = match TokenStore::open(env) {
-        Ok(store) => store.get_for_request(token_id, js_sys::Date::now()).await,
-        Err(e) => Err(e),
-    };
+    let record = TokenStore::get_for_request(env, token_id, js_sys::Date::now()).await;
     match record {
         Ok(record) => recheck::judge(record.as_ref(), provider, now_unix()),
         Err(e) if e.is_damaged() => {
