@@ -1,8 +1,9 @@
 //! Metering glue: the answer's body goes to the client through a pull-based `ReadableStream`
-//! whose `pull` reads one upstream chunk, enqueues it first and only then feeds the meter. The
-//! client's reads drive the upstream reads (high-water mark 0), so a slow client holds back the
-//! upstream, not the Worker's memory. When the stream ends, or the client goes away (`cancel`),
-//! one write goes to the token's ledger from `waitUntil`.
+//! (`metered_stream.js`, written in JavaScript so a chunk costs one call into wasm) whose `pull`
+//! reads one upstream chunk, enqueues it first and only then feeds the meter. The client's reads
+//! drive the upstream reads (high-water mark 0), so a slow client holds back the upstream, not the
+//! Worker's memory. When the stream ends, or the client goes away (`cancel`, or the idle
+//! watchdog), one write goes to the token's ledger from `waitUntil`.
 //!
 //! Answers that cannot carry usage (no body, or a non-JSON body on a path without a usage format:
 //! audio, files, model lists) are not wrapped at all: their bytes stay in the runtime and the
@@ -12,9 +13,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 use worker::{Context, Env};
 
@@ -54,11 +55,53 @@ pub struct Pending {
 struct Tap {
     meter: Option<Meter>,
     outcome: Option<Outcome>,
-    resolve: Option<js_sys::Function>,
-    /// A pull is waiting on the upstream (the client asked for more).
-    pulling: bool,
-    /// When the last pull ended (ms).
-    last_pull: f64,
+}
+
+#[wasm_bindgen(module = "/src/usage/metered_stream.js")]
+extern "C" {
+    /// `[stream, done]`: the body the client gets, and a promise that settles once the meter has
+    /// its outcome (see the file).
+    #[wasm_bindgen(catch, js_name = meteredStream)]
+    fn metered_stream(body: &web_sys::ReadableStream, sink: Sink, idle_ms: f64, signal: &JsValue) -> Result<js_sys::Array, JsValue>;
+}
+
+/// The meter as the stream in `metered_stream.js` sees it: each call takes the bytes of one chunk.
+#[wasm_bindgen]
+pub struct Sink {
+    tap: Rc<RefCell<Tap>>,
+}
+
+#[wasm_bindgen]
+impl Sink {
+    pub fn filters(&self) -> bool {
+        self.tap.borrow().meter.as_ref().is_some_and(Meter::filters)
+    }
+
+    /// A chunk already sent on to the client.
+    pub fn feed(&self, chunk: &[u8]) {
+        if let Some(m) = self.tap.borrow_mut().meter.as_mut() {
+            m.feed(chunk);
+        }
+    }
+
+    /// What to send for a chunk not sent yet: `None` for the chunk as it came.
+    pub fn filter(&self, chunk: &[u8]) -> Option<Vec<u8>> {
+        match self.tap.borrow_mut().meter.as_mut()?.filter(chunk) {
+            Emit::All => None,
+            Emit::Bytes(bytes) => Some(bytes),
+        }
+    }
+
+    /// The bytes the filter still holds at the end: they belong to the client.
+    pub fn held(&self) -> Option<Vec<u8>> {
+        let held = self.tap.borrow_mut().meter.as_mut()?.take_held();
+        (!held.is_empty()).then_some(held)
+    }
+
+    /// The answer ended (`cut`: before its end).
+    pub fn complete(&self, cut: bool) {
+        self.tap.borrow_mut().complete(cut);
+    }
 }
 
 /// How long a stream may go unpulled before its client is taken as gone (`USAGE_CLIENT_IDLE_SECONDS`).
@@ -70,19 +113,7 @@ impl Tap {
     fn complete(&mut self, cut: bool) {
         if let Some(meter) = self.meter.take() {
             self.outcome = Some(meter.finish(cut));
-            if let Some(resolve) = self.resolve.take() {
-                let _ = resolve.call0(&JsValue::UNDEFINED);
-            }
         }
-    }
-}
-
-fn method(obj: &JsValue, name: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
-    let f: js_sys::Function = js_sys::Reflect::get(obj, &name.into())?.dyn_into()?;
-    match args {
-        [] => f.call0(obj),
-        [a] => f.call1(obj, a),
-        _ => f.call2(obj, args[0], args[1]),
     }
 }
 
@@ -114,136 +145,26 @@ pub fn meter(pending: Pending, response: &web_sys::Response, env: &Env, ctx: &Co
         record(pending, kind, status, outcome, env, ctx);
         return None;
     };
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let tap = Rc::new(RefCell::new(Tap { meter: Some(meter), outcome: None, resolve: None, pulling: false, last_pull: js_sys::Date::now() }));
-
-    let done = js_sys::Promise::new(&mut |resolve, _reject| tap.borrow_mut().resolve = Some(resolve));
-
-    let pull = {
-        let tap = tap.clone();
-        let reader = reader.clone();
-        Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(move |controller: JsValue| {
-            let tap = tap.clone();
-            let reader = reader.clone();
-            tap.borrow_mut().pulling = true;
-            let ended = tap.clone();
-            let pulled = async move {
-                loop {
-                    let read = match JsFuture::from(reader.read()).await {
-                        Ok(read) => read,
-                        Err(e) => {
-                            tap.borrow_mut().complete(true);
-                            let _ = method(&controller, "error", &[&e]);
-                            return Ok(JsValue::UNDEFINED);
-                        }
-                    };
-                    if js_sys::Reflect::get(&read, &"done".into())?.is_truthy() {
-                        let mut t = tap.borrow_mut();
-                        if let Some(m) = t.meter.as_mut() {
-                            let held = m.take_held();
-                            if !held.is_empty() {
-                                method(&controller, "enqueue", &[&js_sys::Uint8Array::from(&held[..]).into()])?;
-                            }
-                        }
-                        t.complete(false);
-                        method(&controller, "close", &[])?;
-                        return Ok(JsValue::UNDEFINED);
-                    }
-                    let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&read, &"value".into())?.unchecked_into();
-                    let mut t = tap.borrow_mut();
-                    let Some(m) = t.meter.as_mut() else {
-                        // Recorded already (taken as disconnected): the bytes still go on.
-                        method(&controller, "enqueue", &[&chunk])?;
-                        return Ok(JsValue::UNDEFINED);
-                    };
-                    if m.filters() {
-                        match m.filter(&chunk.to_vec()) {
-                            Emit::All => {
-                                method(&controller, "enqueue", &[&chunk])?;
-                            }
-                            Emit::Bytes(bytes) if bytes.is_empty() => continue,
-                            Emit::Bytes(bytes) => {
-                                method(&controller, "enqueue", &[&js_sys::Uint8Array::from(&bytes[..]).into()])?;
-                            }
-                        }
-                    } else {
-                        // The client's chunk first; the meter reads a copy after.
-                        method(&controller, "enqueue", &[&chunk])?;
-                        m.feed(&chunk.to_vec());
-                    }
-                    return Ok(JsValue::UNDEFINED);
-                }
-            };
-            future_to_promise(async move {
-                let result = pulled.await;
-                let mut t = ended.borrow_mut();
-                t.pulling = false;
-                t.last_pull = js_sys::Date::now();
-                result
-            })
-        })
-    };
-    let cancel = {
-        let tap = tap.clone();
-        let reader = reader.clone();
-        Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(move |reason: JsValue| {
-            // The client went away: record what was seen, and stop reading the upstream.
-            tap.borrow_mut().complete(true);
-            reader.cancel_with_reason(&reason)
-        })
-    };
-    if pending.signal.is_object() {
-        let tap = tap.clone();
-        let reader = reader.clone();
-        let on_abort = Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
-            tap.borrow_mut().complete(true);
-            let _ = reader.cancel();
-        });
-        let _ = method(&pending.signal, "addEventListener", &[&"abort".into(), &on_abort.into_js_value()]);
-    }
-    let source = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&source, &"pull".into(), &pull.into_js_value());
-    let _ = js_sys::Reflect::set(&source, &"cancel".into(), &cancel.into_js_value());
-    let strategy = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&strategy, &"highWaterMark".into(), &0.into());
-    let stream = js_sys::Reflect::get(&js_sys::global(), &"ReadableStream".into())
-        .and_then(|ctor| ctor.dyn_into::<js_sys::Function>().map_err(JsValue::from))
-        .and_then(|ctor| js_sys::Reflect::construct(&ctor, &js_sys::Array::of2(&source, &strategy)));
-    let stream: web_sys::ReadableStream = match stream {
-        Ok(s) => s.unchecked_into(),
+    let tap = Rc::new(RefCell::new(Tap { meter: Some(meter), outcome: None }));
+    let sink = Sink { tap: tap.clone() };
+    let idle_ms = idle_seconds(env) * 1000.0;
+    let parts = metered_stream(&body, sink, idle_ms, &pending.signal);
+    let (stream, done) = match parts {
+        Ok(parts) => (parts.get(0), parts.get(1)),
         Err(_) => {
             pending.log.error("usage_stream_not_built", "");
             return None;
         }
     };
     let env = env.clone();
-    let idle_ms = idle_seconds(&env) * 1000.0;
     ctx.wait_until(async move {
-        // workerd neither cancels the stream nor aborts request.signal when a client goes away
-        // mid-answer (seen in workerd 2026-04): it only stops pulling. So a stream that has
-        // not been pulled for `idle_ms` while no pull is waiting on the upstream is taken as
-        // disconnected: recorded partial, and the upstream read is cancelled.
-        loop {
-            let tick = js_sys::Promise::new(&mut |resolve, _| {
-                let _ = method(&js_sys::global(), "setTimeout", &[&resolve, &(idle_ms / 2.0).into()]);
-            });
-            let _ = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(&done, &tick))).await;
-            let mut t = tap.borrow_mut();
-            if t.meter.is_none() {
-                break;
-            }
-            if !t.pulling && js_sys::Date::now() - t.last_pull > idle_ms {
-                t.complete(true);
-                let _ = reader.cancel();
-                break;
-            }
-        }
+        let _ = JsFuture::from(js_sys::Promise::from(done)).await;
         let outcome = tap.borrow_mut().outcome.take();
         if let Some(outcome) = outcome {
             send(pending, kind, status, outcome, &env).await;
         }
     });
-    Some(stream)
+    Some(stream.unchecked_into())
 }
 
 fn record(pending: Pending, kind: EndpointKind, status: u16, outcome: Outcome, env: &Env, ctx: &Context) {
