@@ -17,6 +17,7 @@
 //    copy built without wasm-opt into bench/tmp/build-names. Miniflare's KV runs in other isolates.
 
 import { spawnSync } from "node:child_process";
+import WebSocket from "ws"; // Node 20 has no global WebSocket without a flag
 import { createHash } from "node:crypto";
 import { REAL_KEY, cpuSeconds, percentile, seedToken, startMock, startWorkerd, startupMs, untilOk, wrk } from "./run.mjs";
 import fs from "node:fs";

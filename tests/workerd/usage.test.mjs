@@ -352,6 +352,21 @@ test("deleting a token deletes its usage", async () => {
   expect(overview.body.rows.map((r) => r.token_id)).not.toContain(id);
 });
 
+test("a token deleted and made again (the same custom token, so the same ledger) records usage again", async () => {
+  // The ledger object makes its tables once per instance; deleting a token's usage drops them.
+  const custom = { label: "again", providers: ["openai"], token: "custom-ledger-token-0123456789" };
+  const first = await stack.createToken(custom);
+  await send(stack, "/v1/chat/completions", { method: "POST", headers: OPENAI(first.token), body: chat() });
+  await settled(first.id, 1);
+  expect((await stack.admin("DELETE", `/admin/api/tokens/${first.id}`)).status).toBe(200);
+  const again = await stack.createToken(custom);
+  expect(again.id).toBe(first.id);
+  await send(stack, "/v1/chat/completions", { method: "POST", headers: OPENAI(again.token), body: chat() });
+  await send(stack, "/v1/chat/completions", { method: "POST", headers: OPENAI(again.token), body: chat() });
+  const body = await settled(again.id, 2);
+  expect(body.totals.requests).toBe(2);
+});
+
 test("/_proxy/usage refuses unknown tokens in the provider's shape and shows the token's limits", async () => {
   const bad = await send(stack, "/_proxy/usage", { headers: { "x-api-key": "apx_not-a-real-token" } });
   expect(bad.status).toBe(401);
