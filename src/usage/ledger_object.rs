@@ -8,14 +8,22 @@
 //! `USAGE_FORWARD_SECONDS` (60 by default): whole-day totals that replace, so a retry or a
 //! repeated forward never double-counts. The same alarm prunes rows past their retention.
 //!
-//! Dispatch is by path, plain so that later concerns (budgets) can add their own:
-//!   token:   POST /record, POST /rows, POST /days, POST /forget
-//!   account: POST /rollup, POST /overview, POST /forget-token
+//! A token's object also holds its guard (`budget::guard`): the admin's word on the token, its
+//! rate-limit window and its budget reservations. `/admit` decides a request before it goes
+//! upstream; `/record` settles its reservation in the same step that adds its usage, so the
+//! budget's spend is the ledger's own rows, never a second count that could drift from them.
+//!
+//! Dispatch is by path:
+//!   token:   POST /admit, /release, /tell, /budget, /record, /rows, /days, /forget
+//!   account: POST /rollup, /overview, /forget-token
 
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
 
 use super::day::{day_of, SECONDS_PER_DAY};
+use super::prices::PICO;
+use crate::budget::book::{Amount, Reservation};
+use crate::budget::guard::{self, BudgetLine, Guard, Limits, Told, Verdict};
 use super::ledger::{daily_cutoff, hourly_cutoff, Counters, Entry};
 use super::report::Stored;
 use crate::runtime::now_unix;
@@ -27,6 +35,22 @@ const DEFAULT_FORWARD_SECONDS: i64 = 60;
 pub struct RecordRequest {
     pub token_id: String,
     pub entry: Entry,
+    /// The reservation this request made, settled by this entry.
+    #[serde(default)]
+    pub settle: Option<u64>,
+}
+
+/// A request asking to go upstream, with its copy of the token's limits.
+#[derive(Serialize, Deserialize)]
+pub struct AdmitRequest {
+    pub limits: Limits,
+    /// What to reserve; `None` reserves nothing (a WebSocket session).
+    pub worst: Option<Amount>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ReleaseRequest {
+    pub reservation: u64,
 }
 
 /// A range of days (or, for hourly rows, of Unix seconds), inclusive.
@@ -147,8 +171,15 @@ impl Ledger {
     }
 
     /// Adds one request to its hourly and daily rows and marks the day for forwarding.
-    async fn record(&self, r: RecordRequest) -> Result<Response> {
+    async fn record(&self, mut r: RecordRequest) -> Result<Response> {
         let sql = self.sql();
+        if let Some(id) = r.settle {
+            let mut guard = self.guard(&sql)?;
+            if let Some(held) = guard.book.take(id) {
+                settle_unpriced(&mut r.entry, &held);
+            }
+            self.save_guard(&sql, &guard)?;
+        }
         let key = r.entry.key();
         let counters = r.entry.counters();
         let cols = columns();
@@ -175,6 +206,67 @@ impl Ledger {
             storage.set_alarm(self.forward_delay_ms()).await?;
         }
         Response::ok("recorded")
+    }
+
+    fn guard(&self, sql: &SqlStorage) -> Result<Guard> {
+        let rows = raw_rows(sql, "SELECT value FROM meta WHERE key = 'guard'", vec![])?;
+        Ok(rows.first().and_then(|r| serde_json::from_str(&text(r.first())).ok()).unwrap_or_default())
+    }
+
+    fn save_guard(&self, sql: &SqlStorage, guard: &Guard) -> Result<()> {
+        sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('guard', ?)", vec![serde_json::to_string(guard)?.into()])?;
+        Ok(())
+    }
+
+    /// The guard with each budget's spend in its current period read from the daily rows.
+    fn guard_for(&self, sql: &SqlStorage, asked: Limits, now: i64) -> Result<(Guard, Limits)> {
+        let mut guard = self.guard(sql)?;
+        let limits = guard.limits(asked);
+        let (usd_start, tokens_start) = guard::period_starts(&limits.budgets, now);
+        let sum = |start: Option<i64>, what: &str| -> Result<i64> {
+            let Some(start) = start else { return Ok(0) };
+            let rows = raw_rows(sql, &format!("SELECT COALESCE(SUM({what}), 0) FROM daily WHERE day >= ?"), vec![day_of(start).into()])?;
+            Ok(int(rows.first().and_then(|r| r.first())))
+        };
+        let usd = sum(usd_start, "cost_pusd")? as f64 / PICO;
+        let tokens = sum(tokens_start, "input_tokens + output_tokens")?.max(0) as u64;
+        guard.book.set_spent(&limits.budgets, now, usd, tokens);
+        Ok((guard, limits))
+    }
+
+    /// One synchronous step: nothing else runs in the object between reading the guard and
+    /// writing it back.
+    fn admit(&self, a: AdmitRequest) -> Result<Response> {
+        let sql = self.sql();
+        let now = now_unix();
+        let (mut guard, _) = self.guard_for(&sql, a.limits, now)?;
+        let verdict = guard.admit(a.limits, a.worst, now);
+        self.save_guard(&sql, &guard)?;
+        Response::from_json(&verdict)
+    }
+
+    fn release(&self, r: ReleaseRequest) -> Result<Response> {
+        let sql = self.sql();
+        let mut guard = self.guard(&sql)?;
+        guard.book.take(r.reservation);
+        self.save_guard(&sql, &guard)?;
+        Response::ok("released")
+    }
+
+    fn tell(&self, told: Told) -> Result<Response> {
+        let sql = self.sql();
+        let mut guard = self.guard(&sql)?;
+        guard.told = Some(told);
+        self.save_guard(&sql, &guard)?;
+        Response::ok("told")
+    }
+
+    fn budget(&self, asked: Limits) -> Result<Response> {
+        let sql = self.sql();
+        let now = now_unix();
+        let (mut guard, limits) = self.guard_for(&sql, asked, now)?;
+        guard.book.remaining(&limits.budgets, now);
+        Response::from_json(&guard::lines(&guard.book, &limits.budgets, now))
     }
 
     fn prune(&self, sql: &SqlStorage) -> Result<()> {
@@ -269,13 +361,21 @@ impl DurableObject for Ledger {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
         match path.as_str() {
+            "/admit" => self.admit(req.json().await?),
+            "/release" => self.release(req.json().await?),
+            "/tell" => self.tell(req.json().await?),
+            "/budget" => self.budget(req.json().await?),
             "/record" => self.record(req.json().await?).await,
             "/rows" => self.rows(req.json().await?),
             "/days" => self.days(req.json().await?),
             "/forget" => {
+                // The usage goes; the admin's word on the token stays, so a deleted token's
+                // object keeps refusing it.
+                let told = self.guard(&self.sql())?.told;
                 let storage = self.state.storage();
                 storage.delete_alarm().await?;
                 storage.delete_all().await?;
+                self.save_guard(&self.sql(), &Guard { told, ..Guard::default() })?;
                 Response::ok("forgotten")
             }
             "/rollup" => self.rollup(req.json().await?),
@@ -299,6 +399,15 @@ impl DurableObject for Ledger {
     }
 }
 
+/// An answer the price table cannot price (it named another model than the one reserved for)
+/// costs what its reservation held, so a dollar budget never lets it through free.
+fn settle_unpriced(entry: &mut Entry, held: &Reservation) {
+    if let (None, Some(usd)) = (entry.cost_pusd, held.held.usd) {
+        entry.cost_pusd = Some((usd * PICO).round() as i64);
+        entry.estimated = true;
+    }
+}
+
 /// The object's name for a token.
 pub fn token_object(token_id: &str) -> String {
     format!("token:{token_id}")
@@ -315,6 +424,26 @@ pub async fn call(env: &Env, name: &str, path: &str, body: &impl Serialize) -> R
         return Err(worker::Error::RustError(format!("ledger {path}: status {}", response.status_code())));
     }
     Ok(response)
+}
+
+/// Decides a request of a token with limits in its object.
+pub async fn admit(env: &Env, token_id: &str, request: &AdmitRequest) -> Result<Verdict> {
+    call(env, &token_object(token_id), "/admit", request).await?.json().await
+}
+
+/// Gives a reservation back: its request never reached an upstream that answered.
+pub async fn release(env: &Env, token_id: &str, reservation: u64) -> Result<()> {
+    call(env, &token_object(token_id), "/release", &ReleaseRequest { reservation }).await.map(|_| ())
+}
+
+/// Tells a token's object what the admin decided, before the decision reaches KV.
+pub async fn tell(env: &Env, token_id: &str, told: &Told) -> Result<()> {
+    call(env, &token_object(token_id), "/tell", told).await.map(|_| ())
+}
+
+/// Each budget's spend, holds and what is left, for the dashboard and `/_proxy/usage`.
+pub async fn budget_lines(env: &Env, token_id: &str, limits: Limits) -> Result<Vec<BudgetLine>> {
+    call(env, &token_object(token_id), "/budget", &limits).await?.json().await
 }
 
 /// A token's rows for a report (daily, or hourly for `by=hour`).

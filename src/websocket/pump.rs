@@ -73,7 +73,7 @@ struct Metered {
 /// (`requests` 1, status `1xx` for its 101), priced like any request's. A session that never got
 /// a usage event is recorded too, as partial.
 async fn record_usage(env: &Env, session: &Metered, endpoint: Endpoint, usage: &SessionUsage) {
-    let answer = Answer { at: session.at, provider: session.provider.name(), kind: events::ledger_kind(endpoint), status: 101, request_model: None };
+    let answer = Answer { at: session.at, provider: session.provider.name(), kind: events::ledger_kind(endpoint), status: 101, request_model: None, reservation: None };
     tap::write_entry(env, &session.token_id, answer, &usage.outcome(), &session.log).await;
 }
 
