@@ -145,6 +145,23 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// Whether a running WebSocket session may go on: the admin's word, and something left of
+    /// every budget (its own usage is settled when it ends). Counts nothing.
+    pub fn still_allowed(&mut self, asked: Limits, now: i64) -> Option<Refused> {
+        match self.told.map(|t| t.standing) {
+            Some(Standing::Disabled) => return Some(Refused::Disabled),
+            Some(Standing::Deleted) => return Some(Refused::Deleted),
+            _ => {}
+        }
+        let budgets = self.limits(asked).budgets;
+        if budgets.is_empty() {
+            return None;
+        }
+        self.book.check(&budgets, now).err().map(|r| Refused::Budget { message: r.message() })
+    }
+}
+
 /// One budget as the dashboard and `/_proxy/usage` show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BudgetLine {
@@ -252,6 +269,17 @@ mod tests {
         assert_eq!((v.reservation, v.remaining.tokens), (None, Some(10)));
         g.book.set_spent(&limits.budgets, NOW, 0.0, 10);
         assert!(matches!(g.admit(limits, None, NOW).refused, Some(Refused::Budget { .. })));
+    }
+
+    #[test]
+    fn a_session_goes_on_while_its_token_stands_and_its_budget_has_something_left() {
+        let mut g = Guard::default();
+        let limits = tokens(10);
+        assert_eq!(g.still_allowed(limits, NOW), None);
+        g.book.set_spent(&limits.budgets, NOW, 0.0, 10);
+        assert!(matches!(g.still_allowed(limits, NOW), Some(Refused::Budget { .. })));
+        g.told = Some(Told { standing: Standing::Deleted, limits });
+        assert_eq!(g.still_allowed(limits, NOW), Some(Refused::Deleted));
     }
 
     #[test]

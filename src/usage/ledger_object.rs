@@ -14,7 +14,7 @@
 //! budget's spend is the ledger's own rows, never a second count that could drift from them.
 //!
 //! Dispatch is by path:
-//!   token:   POST /admit, /release, /tell, /budget, /record, /rows, /days, /forget
+//!   token:   POST /admit, /release, /tell, /budget, /still-allowed, /record, /rows, /days, /forget
 //!   account: POST /rollup, /overview, /forget-token
 
 use std::cell::RefCell;
@@ -314,6 +314,12 @@ impl Ledger {
         Response::ok("told")
     }
 
+    fn still_allowed(&self, asked: Limits) -> Result<Response> {
+        let now = self.now();
+        let (mut guard, _) = self.guard_for(&self.sql(), asked, now)?;
+        Response::from_json(&guard.still_allowed(asked, now))
+    }
+
     fn budget(&self, asked: Limits) -> Result<Response> {
         let sql = self.sql();
         let now = self.now();
@@ -419,6 +425,7 @@ impl DurableObject for Ledger {
             "/release" => self.release(req.json().await?),
             "/tell" => self.tell(req.json().await?),
             "/budget" => self.budget(req.json().await?),
+            "/still-allowed" => self.still_allowed(req.json().await?),
             "/record" => self.record(req.json().await?).await,
             "/rows" => self.rows(req.json().await?),
             "/days" => self.days(req.json().await?),
@@ -493,6 +500,11 @@ pub async fn release(env: &Env, token_id: &str, reservation: u64) -> Result<()> 
 /// Tells a token's object what the admin decided, before the decision reaches KV.
 pub async fn tell(env: &Env, token_id: &str, told: &Told) -> Result<()> {
     call(env, &token_object(token_id), "/tell", told).await.map(|_| ())
+}
+
+/// Whether a token's running WebSocket session may go on (`None`: yes).
+pub async fn still_allowed(env: &Env, token_id: &str, limits: Limits) -> Result<Option<Refused>> {
+    call(env, &token_object(token_id), "/still-allowed", &limits).await?.json().await
 }
 
 /// Each budget's spend, holds and what is left, for the dashboard and `/_proxy/usage`.
