@@ -208,8 +208,9 @@ async fn forward(
     let format = format_of(detected.provider.usage_format(), &detected.upstream_path);
     let rewrite = metering && may_need_usage_rewrite(&req.method(), format);
     let body = match body {
-        // A budget's worst case wants the body's output cap and model.
-        Body::Plain(plain) if rewrite || (budgeted && !has_no_body(&req.method())) => read_json_body(&req, plain, shape, rewrite).await?,
+        // A budget's worst case wants a JSON body's output cap and model; other bodies (audio,
+        // multipart uploads) go as they are, with the model's caps as their worst case.
+        Body::Plain(plain) if rewrite || (budgeted && is_json(&inbound)) => read_json_body(&req, plain, shape, rewrite).await?,
         body => Prepared::as_is(body),
     };
     let request_bytes = header(&inbound, "content-length").and_then(|l| l.parse::<u64>().ok());
@@ -537,6 +538,10 @@ fn gate_error(shape: Option<Provider>, e: GateError) -> ProxyError {
         GateError::Refused(refusal) => ProxyError::policy(shape, refusal),
         GateError::Unreadable => ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read."),
     }
+}
+
+fn is_json(headers: &Headers) -> bool {
+    header(headers, "content-type").is_some_and(|t| t.to_ascii_lowercase().contains("json"))
 }
 
 fn has_no_body(method: &str) -> bool {

@@ -5,6 +5,7 @@
 // them runs until its cached record expires. Each request's real usage is whatever the mock
 // reports, read back from the ledger by a probe token, so nothing here restates the mock's numbers.
 
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -147,6 +148,18 @@ describe("budgets", () => {
     const held = 1_000_000 - Number(res.headers.get("x-api-proxy-budget-remaining-tokens"));
     // Input: the body's length at 3 bytes a token; output: the 1000 asked for.
     expect(held).toBe(Math.ceil(Buffer.byteLength(body) / 3) + 1000);
+  });
+
+  test("a budgeted token's binary upload arrives byte-identical (only JSON bodies are read for their caps)", async () => {
+    const { token } = await stack.createToken({ label: "upload", budget_tokens: { tokens: 10_000_000, per: "day" } });
+    const upload = randomBytes(1024 * 1024);
+    const res = await fetch(`${stack.url}/echo/upload`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
+      body: upload,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ length: upload.length, sha256: createHash("sha256").update(upload).digest("hex") });
   });
 
   test("bad budgets get a 400 naming the field", async () => {
