@@ -43,12 +43,18 @@ pub struct BudgetUse {
     pub exhausted: bool,
 }
 
-/// `$25.00`; amounts under a cent keep four decimals (`$0.0042`), so a test budget is not `$0.00`.
+/// `$25.00`; amounts under a cent keep up to six decimals (`$0.000016`), so a few cheap requests
+/// do not read as nothing spent.
 pub fn usd(v: f64) -> String {
     if v > 0.0 && v < 0.01 {
-        format!("${}", fixed(v, 4))
+        match fixed_trimmed(v, 6).as_str() {
+            "0" => "under $0.000001".to_string(),
+            small => format!("${small}"),
+        }
     } else {
-        format!("${}", fixed(v, 2))
+        let cents = fixed(v, 2);
+        let (whole, frac) = cents.split_once('.').unwrap_or((&cents, "00"));
+        format!("${}.{frac}", int(whole.parse().unwrap_or(0)))
     }
 }
 
@@ -177,7 +183,8 @@ mod tests {
     fn a_used_up_total_budget_is_full_and_never_resets() {
         let bar = BudgetBar::of(&line("usd", 0.005, 0.007, 0.0, Period::Total, None));
         let u = bar.usage.as_ref().unwrap();
-        assert_eq!(bar.limit, "$0.0050", "under a cent keeps its digits");
+        assert_eq!(bar.limit, "$0.005", "under a cent keeps its digits");
+        assert_eq!((usd(0.00001575), usd(0.0000001), usd(0.0), usd(1234.5)), ("$0.000016".into(), "under $0.000001".into(), "$0.00".into(), "$1,234.50".into()));
         assert_eq!((u.value.as_str(), u.max.as_str()), ("0.005", "0.005"), "the bar never runs past its end");
         assert_eq!((u.left.as_str(), u.resets.as_str(), u.resets_at.as_deref()), ("$0.00 left", "does not reset", None));
         assert!(u.exhausted);
