@@ -5,14 +5,16 @@
 // the row's actions still in view. The list's screenshot at 1280x800 is docs/budgets.png.
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startStack } from "../support/stack.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
-const docs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../docs");
+const here = path.dirname(fileURLToPath(import.meta.url));
+const docs = path.resolve(here, "../../docs");
+const artifacts = path.resolve(here, "../artifacts");
 
 const SIZES = [
   { name: "laptop", width: 1280, height: 800 },
@@ -23,6 +25,7 @@ let stack, browser;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`No browser at ${CHROMIUM}: install Debian's chromium (bash scripts/setup.sh --test does).`);
+  mkdirSync(artifacts, { recursive: true });
   stack = await startStack();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -128,6 +131,7 @@ for (const size of SIZES) {
         const bars = await r.locator("meter").evaluateAll((ms) => ms.map((m) => m.getBoundingClientRect().width));
         expect(bars.every((w) => w >= 100), `${name}: bars ${bars}`).toBe(true);
       }
+      await page.screenshot({ path: path.join(artifacts, `budgets-list-${size.name}.png`), fullPage: true });
       if (size.name === "laptop") {
         // The 30-day column comes from the account roll-up, fed within a second: wait for it.
         for (let i = 0; (await row.locator(".use-requests").textContent()) !== "3"; i++) {
@@ -143,6 +147,7 @@ for (const size of SIZES) {
       await row.getByRole("link", { name: label, exact: true }).click();
       await page.getByRole("heading", { level: 2, name: /^Budgets/ }).waitFor();
       await expect(page.getByRole("meter", { name: "Token budget per day: 48 / 1,000 tokens" }).isVisible()).resolves.toBe(true);
+      await page.screenshot({ path: path.join(artifacts, `budgets-token-${size.name}.png`), fullPage: false });
       expect(problems).toEqual([]);
     });
   });
