@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::book::{Amount, Book, Budgets, Remaining, TokenBudget, UsdBudget};
+use super::book::{Amount, Book, BudgetRefusal, Budgets, Remaining, TokenBudget, UsdBudget};
 use super::period::Period;
 use crate::common::timestamp::format_rfc3339;
 use crate::policy::fixed_window::{self, Decision, Window};
@@ -60,8 +60,10 @@ pub enum Refused {
     Disabled,
     Deleted,
     RateLimited { limit: RateLimit },
-    /// A budget is used up (or cannot price the model); the message says which and when it resets.
+    /// A budget is used up; the message says which and when it resets.
     Budget { message: String },
+    /// A dollar budget cannot meter the request's model: it has no price.
+    Unpriced { message: String },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -127,7 +129,11 @@ impl Guard {
             };
             match admitted {
                 Ok(left) => left,
-                Err(refusal) => return Verdict::refused(Refused::Budget { message: refusal.message() }, None),
+                Err(refusal @ BudgetRefusal::Unpriced) => return Verdict::refused(Refused::Unpriced { message: refusal.message() }, None),
+                Err(refusal) => {
+                    let remaining = self.book.remaining(&budgets, now);
+                    return Verdict { remaining, ..Verdict::refused(Refused::Budget { message: refusal.message() }, None) };
+                }
             }
         };
         let rate = counted.map(|(decision, window, secs)| {

@@ -574,6 +574,8 @@ async fn admit(id: &str, limits: Limits, worst: Option<Amount>, env: &Env, shape
             headers.push(("x-should-retry", "false".to_string()));
             ProxyError::new(shape, ErrorKind::QuotaExceeded, message)
         }
+        // Not a quota that frees up: the operator must price the model.
+        Some(Refused::Unpriced { message }) => ProxyError::new(shape, ErrorKind::Forbidden, message),
     };
     Err(ProxyError { headers, ..refused })
 }

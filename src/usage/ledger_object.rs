@@ -17,13 +17,18 @@
 //!   token:   POST /admit, /release, /tell, /budget, /record, /rows, /days, /forget
 //!   account: POST /rollup, /overview, /forget-token
 
+use std::cell::RefCell;
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use futures_util::future::{select, Either};
 use serde::{Deserialize, Serialize};
-use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
+use worker::{Delay, durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
 
 use super::day::{day_of, SECONDS_PER_DAY};
 use super::prices::PICO;
 use crate::budget::book::{Amount, Reservation};
-use crate::budget::guard::{self, BudgetLine, Guard, Limits, Told, Verdict};
+use crate::budget::guard::{self, BudgetLine, Guard, Limits, Refused, Told, Verdict};
 use super::ledger::{daily_cutoff, hourly_cutoff, Counters, Entry};
 use super::report::Stored;
 use crate::runtime::now_unix;
@@ -137,9 +142,24 @@ fn raw_rows(sql: &SqlStorage, query: &str, bindings: Vec<SqlStorageValue>) -> Re
 pub struct Ledger {
     state: State,
     env: Env,
+    /// `LEDGER_CLOCK_OFFSET_SECONDS`: shifts this object's clock, so a test can see a budget's
+    /// period end without waiting for it. Unset (0) in any real deployment.
+    clock_offset: i64,
+    /// Requests refused only because others hold the budget, waiting for one to settle.
+    waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
+/// How long a request the budget would refuse only because of other requests' reservations waits
+/// for one of them to settle (`BUDGET_WAIT_SECONDS`). A client calling one request after another
+/// must not be refused because the last answer's settlement, sent from `waitUntil`, arrives a few
+/// milliseconds after its next request.
+const DEFAULT_BUDGET_WAIT_SECONDS: u64 = 5;
+
 impl Ledger {
+    fn now(&self) -> i64 {
+        now_unix() + self.clock_offset
+    }
+
     fn sql(&self) -> SqlStorage {
         let sql = self.state.storage().sql();
         let defs = column_defs();
@@ -181,6 +201,7 @@ impl Ledger {
             self.save_guard(&sql, &guard)?;
         }
         let key = r.entry.key();
+        let settled = r.settle.is_some();
         let counters = r.entry.counters();
         let cols = columns();
         let add = Counters::COLUMNS.iter().map(|c| format!("{c} = {c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
@@ -201,6 +222,10 @@ impl Ledger {
             vec![key.day().into()],
         )?;
         sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('token_id', ?)", vec![r.token_id.into()])?;
+        // After the rows: a waiting request sees this spend when it decides again.
+        if settled {
+            self.wake();
+        }
         let storage = self.state.storage();
         if storage.get_alarm().await?.is_none() {
             storage.set_alarm(self.forward_delay_ms()).await?;
@@ -234,15 +259,42 @@ impl Ledger {
         Ok((guard, limits))
     }
 
-    /// One synchronous step: nothing else runs in the object between reading the guard and
-    /// writing it back.
-    fn admit(&self, a: AdmitRequest) -> Result<Response> {
-        let sql = self.sql();
-        let now = now_unix();
-        let (mut guard, _) = self.guard_for(&sql, a.limits, now)?;
-        let verdict = guard.admit(a.limits, a.worst, now);
-        self.save_guard(&sql, &guard)?;
-        Response::from_json(&verdict)
+    /// Each decision is one synchronous step: nothing else runs in the object between reading
+    /// the guard and writing it back. A budget refusal while other requests hold reservations
+    /// waits for one to settle (or the wait to end) and decides again.
+    async fn admit(&self, a: AdmitRequest) -> Result<Response> {
+        let wait = self.env.var("BUDGET_WAIT_SECONDS").ok().and_then(|v| v.to_string().parse::<u64>().ok()).unwrap_or(DEFAULT_BUDGET_WAIT_SECONDS);
+        let mut deadline = Box::pin(Delay::from(Duration::from_secs(wait)));
+        loop {
+            let sql = self.sql();
+            let now = self.now();
+            let (mut guard, _) = self.guard_for(&sql, a.limits, now)?;
+            let verdict = guard.admit(a.limits, a.worst, now);
+            let others_hold = matches!(verdict.refused, Some(Refused::Budget { .. })) && !guard.book.open.is_empty();
+            if !others_hold {
+                self.save_guard(&sql, &guard)?;
+                return Response::from_json(&verdict);
+            }
+            let (tx, rx) = oneshot::channel();
+            self.waiters.borrow_mut().push(tx);
+            match select(rx, deadline).await {
+                Either::Left((_, rest)) => deadline = rest,
+                Either::Right(_) => {
+                    // Decided once more: a settlement may have come with the deadline.
+                    let (mut guard, _) = self.guard_for(&sql, a.limits, self.now())?;
+                    let verdict = guard.admit(a.limits, a.worst, self.now());
+                    self.save_guard(&sql, &guard)?;
+                    return Response::from_json(&verdict);
+                }
+            }
+        }
+    }
+
+    /// A reservation left the book: every waiting request decides again.
+    fn wake(&self) {
+        for waiter in self.waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(());
+        }
     }
 
     fn release(&self, r: ReleaseRequest) -> Result<Response> {
@@ -250,6 +302,7 @@ impl Ledger {
         let mut guard = self.guard(&sql)?;
         guard.book.take(r.reservation);
         self.save_guard(&sql, &guard)?;
+        self.wake();
         Response::ok("released")
     }
 
@@ -263,7 +316,7 @@ impl Ledger {
 
     fn budget(&self, asked: Limits) -> Result<Response> {
         let sql = self.sql();
-        let now = now_unix();
+        let now = self.now();
         let (mut guard, limits) = self.guard_for(&sql, asked, now)?;
         guard.book.remaining(&limits.budgets, now);
         Response::from_json(&guard::lines(&guard.book, &limits.budgets, now))
@@ -355,13 +408,14 @@ impl Ledger {
 
 impl DurableObject for Ledger {
     fn new(state: State, env: Env) -> Self {
-        Ledger { state, env }
+        let clock_offset = env.var("LEDGER_CLOCK_OFFSET_SECONDS").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(0);
+        Ledger { state, env, clock_offset, waiters: RefCell::new(Vec::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
         match path.as_str() {
-            "/admit" => self.admit(req.json().await?),
+            "/admit" => self.admit(req.json().await?).await,
             "/release" => self.release(req.json().await?),
             "/tell" => self.tell(req.json().await?),
             "/budget" => self.budget(req.json().await?),
