@@ -150,3 +150,26 @@ describe("the token form's budget fields", () => {
     expect(list.text).toContain("form-budget saved: dollar budget and token budget changed.");
   });
 });
+
+describe("when the token's ledger object cannot be reached", () => {
+  let down;
+  afterAll(async () => { await down?.dispose(); });
+
+  test("the list and the token's page still open, showing each budget's limit alone; the admin API says null", async () => {
+    down = await startStack({ ledgerFailure: true });
+    const capped = await down.createToken({ label: "capped", budget_tokens: { tokens: 1000, per: "day" } });
+    const downUi = dashboard(down);
+    const { cookie, client } = await downUi.signIn({ client: "192.0.2.77" });
+    for (const path of ["/admin", `/admin/tokens/${capped.id}`]) {
+      const page = await downUi.send(path, { cookie, client });
+      expect(page.status, path).toBe(200);
+      expect(page.text, path).toContain("Token budget per day");
+      expect(page.text, path).toContain("1,000 tokens");
+      expect(page.text, path).toContain("Use not available right now.");
+      expect(page.text, path).not.toContain("<meter");
+    }
+    const r = await down.admin("GET", `/admin/api/tokens/${capped.id}`);
+    expect(r.status).toBe(200);
+    expect(r.body.budget_status).toBeNull();
+  });
+});
