@@ -10,6 +10,7 @@ use worker::{console_error, Env};
 
 use crate::admin::audit::{self, Action, Actor, Entry, Via};
 use crate::admin::state;
+use crate::budget::guard::Limits;
 use crate::admin::token_writes::{Outcome, TokenWrite};
 use crate::common::field_error::FieldError;
 use crate::common::timestamp::format_rfc3339;
@@ -121,7 +122,7 @@ pub async fn handle(req: web_sys::Request, rest: &str, env: &Env) -> web_sys::Re
         },
         (method, path) => match path.strip_prefix("/tokens/") {
             Some(id) if is_token_id(id) => match method {
-                "GET" => show(&store, id).await,
+                "GET" => show(env, &store, id).await,
                 "PATCH" => match json_body(&req).await {
                     Ok(body) => patch(env, id, body, actor).await,
                     Err(response) => return response,
@@ -162,19 +163,26 @@ async fn list(store: &TokenStore) -> Result<web_sys::Response, StoreError> {
     Ok(ok_json(200, &json!({ "tokens": views, "damaged": listing.damaged })))
 }
 
-async fn show(store: &TokenStore, id: &str) -> Result<web_sys::Response, StoreError> {
+/// One token, and for a token with a budget its `budget_status`: each budget's use in the current
+/// period (one call to the token's ledger object; `null` if it did not answer). The list leaves it
+/// out, as it would cost one call per token.
+async fn show(env: &Env, store: &TokenStore, id: &str) -> Result<web_sys::Response, StoreError> {
     Ok(match store.get(id).await? {
         Some(record) => {
             let last_used = store.last_used(id).await?;
-            ok_json(
-                200,
-                &TokenView {
-                    id,
-                    token: None,
-                    record: &record,
-                    last_used: last_used.as_deref(),
-                },
-            )
+            let view = TokenView { id, token: None, record: &record, last_used: last_used.as_deref() };
+            let mut body = serde_json::to_value(&view).unwrap_or_else(|_| json!({}));
+            let limits = Limits::of(&record.policy);
+            if !limits.budgets.is_empty() {
+                body["budget_status"] = match crate::usage::ledger_object::budget_lines(env, id, limits).await {
+                    Ok(lines) => json!(lines),
+                    Err(e) => {
+                        console_error!("admin API: budget of {}: {e}", id.get(..8).unwrap_or(id));
+                        Value::Null
+                    }
+                };
+            }
+            ok_json(200, &body)
         }
         None => error(404, "No token with that id.", None),
     })

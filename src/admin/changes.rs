@@ -11,6 +11,8 @@ pub fn changed(before: &TokenRecord, after: &TokenRecord) -> Vec<&'static str> {
         (before.status != after.status, "status"),
         (b.expires_at != a.expires_at, "expiry"),
         (b.rate_limit != a.rate_limit, "rate limit"),
+        (b.budget_usd != a.budget_usd, "dollar budget"),
+        (b.budget_tokens != a.budget_tokens, "token budget"),
         (b.allowed_models != a.allowed_models, "models"),
         (b.allowed_paths != a.allowed_paths, "endpoints"),
         (b.allowed_ips != a.allowed_ips, "client IP addresses"),
@@ -77,5 +79,20 @@ mod tests {
         after.label = "ci".into();
         after.policy.allowed_models = Some(vec!["gpt-4o-mini".into()]);
         assert_eq!(saved(&before, &after), "ci saved: label, rate limit and models changed.");
+    }
+
+    #[test]
+    fn budget_changes_are_named_set_changed_or_removed() {
+        use crate::budget::book::{TokenBudget, UsdBudget};
+        use crate::budget::period::Period;
+        let before = record();
+        let mut after = record();
+        after.policy.budget_usd = Some(UsdBudget { usd: 25.0, per: Period::Month });
+        assert_eq!(saved(&before, &after), "ci-runner saved: dollar budget changed.");
+        let mut per_day = after.clone();
+        per_day.policy.budget_usd = Some(UsdBudget { usd: 25.0, per: Period::Day });
+        per_day.policy.budget_tokens = Some(TokenBudget { tokens: 1000, per: Period::Day });
+        assert_eq!(saved(&after, &per_day), "ci-runner saved: dollar budget and token budget changed.", "a new period is a change");
+        assert_eq!(saved(&per_day, &before), "ci-runner saved: dollar budget and token budget changed.", "removed");
     }
 }

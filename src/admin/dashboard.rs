@@ -371,6 +371,11 @@ async fn list_page(req: &web_sys::Request, s: &Signed<'_>, view: &ListView) -> w
             row.usage = Some(row_usage(usage.get(&row.id)));
         }
     }
+    // Each budget's use: one call to the ledger object of each token that has a budget, all at once.
+    let reads = tokens.iter().zip(rows.iter_mut()).filter(|(t, _)| !t.record.policy.budgets().is_empty()).map(|(t, row)| async move {
+        row.budgets = crate::usage::dashboard::budget_bars(&s.admin.env, &t.id, &t.record.policy).await;
+    });
+    futures_util::future::join_all(reads).await;
     let notice: Option<Notice> = s.open(req, flash::NOTICE_COOKIE, "notice");
     let clear = flash::clear_notice_cookie();
     let extra: &[(&str, &str)] = if notice.is_some() { &[("set-cookie", &clear)] } else { &[] };
@@ -517,10 +522,11 @@ async fn edit_page(id: &str, s: &Signed<'_>, view: &ListView) -> web_sys::Respon
         Ok(last_used) => last_used,
         Err(e) => return s.unavailable(e),
     };
-    render_edit(200, id, &record, last_used.as_deref(), TokenForm::from_record(&record), s, view)
+    render_edit(200, id, &record, last_used.as_deref(), TokenForm::from_record(&record), s, view).await
 }
 
-fn render_edit(status: u16, id: &str, record: &TokenRecord, last_used: Option<&str>, form: TokenForm, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+async fn render_edit(status: u16, id: &str, record: &TokenRecord, last_used: Option<&str>, form: TokenForm, s: &Signed<'_>, view: &ListView) -> web_sys::Response {
+    let budgets = crate::usage::dashboard::budget_bars(&s.admin.env, id, &record.policy).await;
     let now = now_unix();
     let row = TokenRow::new(id, record, last_used, now);
     let expires = match (&record.policy.expires_at, Shown::of(record, now)) {
@@ -541,6 +547,7 @@ fn render_edit(status: u16, id: &str, record: &TokenRecord, last_used: Option<&s
             last_used_title: row.last_used_title(),
             expires,
             status: row.status,
+            budgets,
             form,
             view,
         },
@@ -566,7 +573,7 @@ async fn update(id: &str, fields: &[(String, String)], s: &Signed<'_>, view: &Li
     }
     if !problems.is_empty() {
         let last_used = s.store.last_used(id).await.ok().flatten();
-        return render_edit(400, id, &record, last_used.as_deref(), TokenForm::from_fields(fields).with_errors(problems), s, view);
+        return render_edit(400, id, &record, last_used.as_deref(), TokenForm::from_fields(fields).with_errors(problems), s, view).await;
     }
     save(s, id, record, body, view, |before, after| Notice { text: changes::saved(before, after), undo_enable: None }).await
 }

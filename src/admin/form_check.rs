@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use crate::common::field_error::FieldError;
 use crate::common::timestamp::{format_rfc3339, parse_rfc3339};
 use crate::common::urlencoded;
-use crate::policy::admin::{parse_policy_fields, POLICY_FIELDS};
+use crate::policy::admin::{parse_policy_fields, MAX_BUDGET_TOKENS, MAX_BUDGET_USD, POLICY_FIELDS};
+use crate::usage::format::int;
 use crate::tokens::admin::{parse_label, parse_providers};
 use crate::tokens::token;
 
@@ -71,6 +72,8 @@ fn input_of(api_field: &str) -> (&'static str, &'static str) {
         "token" => ("token", "Custom token"),
         "expires_at" => ("expires_at", "Expires"),
         "rate_limit" => ("rate_requests", "Rate limit"),
+        "budget_usd" => ("budget_usd", "Dollar budget"),
+        "budget_tokens" => ("budget_tokens", "Token budget"),
         "allowed_models" => ("allowed_models", "Models"),
         "allowed_paths" => ("allowed_paths", "Endpoints"),
         "allowed_ips" => ("allowed_ips", "Client IP addresses"),
@@ -80,8 +83,8 @@ fn input_of(api_field: &str) -> (&'static str, &'static str) {
 }
 
 /// The order the inputs appear in, so the first problem listed is the first bad input.
-const FORM_ORDER: [&str; 9] =
-    ["label", "providers", "expires_at", "rate_requests", "allowed_models", "allowed_paths", "allowed_ips", "allowed_origins", "token"];
+const FORM_ORDER: [&str; 11] =
+    ["label", "providers", "expires_at", "rate_requests", "budget_usd", "budget_tokens", "allowed_models", "allowed_paths", "allowed_ips", "allowed_origins", "token"];
 
 /// An API refusal said as the form would say it.
 pub fn in_form_words(e: &FieldError) -> FieldProblem {
@@ -95,6 +98,14 @@ pub fn in_form_words(e: &FieldError) -> FieldProblem {
         }
         ("rate_limit", _) if m.starts_with("per_seconds") => "Pick per minute, per hour or per day.".to_string(),
         ("rate_limit", _) => "Rate limit must be a whole number of requests from 1 to 1,000,000, or empty for no limit.".to_string(),
+        ("budget_usd" | "budget_tokens", _) if m.starts_with("per ") => "Pick per day, per month or in total.".to_string(),
+        ("budget_usd", _) => format!(
+            "Dollar budget must be an amount of dollars above 0 and at most ${}, such as 25 or 2.50, or empty for none.",
+            int(MAX_BUDGET_USD as u64)
+        ),
+        ("budget_tokens", _) => {
+            format!("Token budget must be a whole number of tokens from 1 to {}, or empty for none.", int(MAX_BUDGET_TOKENS))
+        }
         // Entry messages start with the entry itself ("\"10.0.0.1/8\" has host bits ...").
         (_, m) if m.starts_with('"') => sentence(format!("{name}: {m}")),
         (_, m) => sentence(format!("{name} {m}")),
@@ -222,6 +233,25 @@ mod tests {
         assert_eq!(problems(&past, kept), vec![]);
         let now_exactly = format_rfc3339(NOW);
         assert_eq!(fields_of(&problems(&[("label", "x"), ("providers", "openai"), ("expires_at", &now_exactly)], FormKind::Create)), ["expires_at"]);
+    }
+
+    #[test]
+    fn bad_budgets_are_named_at_their_inputs_in_form_words() {
+        let p = problems(
+            &[("label", "x"), ("providers", "openai"), ("budget_usd", "lots"), ("budget_usd_per", "month"), ("budget_tokens", "0"), ("budget_tokens_per", "week")],
+            FormKind::Create,
+        );
+        assert_eq!(fields_of(&p), ["budget_usd", "budget_tokens"]);
+        assert_eq!(p[0].message, "Dollar budget must be an amount of dollars above 0 and at most $1,000,000, such as 25 or 2.50, or empty for none.");
+        assert_eq!(p[1].message, "Pick per day, per month or in total.", "the period is checked before the amount");
+        let zero = problems(&[("label", "x"), ("providers", "openai"), ("budget_tokens", "0"), ("budget_tokens_per", "day")], FormKind::Create);
+        assert_eq!(zero[0].message, "Token budget must be a whole number of tokens from 1 to 1,000,000,000,000, or empty for none.");
+        for negative in ["-5", "0", "1000001", "1e400"] {
+            assert_eq!(fields_of(&problems(&[("label", "x"), ("providers", "openai"), ("budget_usd", negative)], FormKind::Create)), ["budget_usd"], "{negative}");
+        }
+        let ok = [("label", "x"), ("providers", "openai"), ("budget_usd", "$2.50"), ("budget_usd_per", "day"), ("budget_tokens", "2,000,000"), ("budget_tokens_per", "total")];
+        assert_eq!(problems(&ok, FormKind::Create), vec![]);
+        assert_eq!((crate::policy::admin::MAX_BUDGET_USD, crate::policy::admin::MAX_BUDGET_TOKENS), (1_000_000.0, 1_000_000_000_000), "the messages name these numbers");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::common::urlencoded;
 use crate::policy::rules::Policy;
 use crate::proxy::provider::Provider;
 use crate::tokens::token::{Status, TokenRecord};
+use crate::usage::budget_view::BudgetBar;
 
 /// The provider tag of a token that may use every provider.
 pub const ALL_PROVIDERS: &str = "All providers";
@@ -303,6 +304,9 @@ pub struct TokenRow {
     pub limits: Vec<String>,
     pub chips: Vec<LimitChip>,
     pub usage: Option<RowUsage>,
+    /// Each budget with its use in the current period once the glue has read it from the token's
+    /// ledger object (`BudgetBar::of`); until then, or if it cannot be read, the limit alone.
+    pub budgets: Vec<BudgetBar>,
     /// Where the list scrolls after this row is deleted: the row after it (or before, for the last).
     pub neighbour: Option<String>,
     /// Lowercase text the filter matches against.
@@ -318,7 +322,10 @@ impl TokenRow {
         let status = Shown::of(record, now);
         let chips = limit_chips(&record.policy, now);
         let limits: Vec<String> = chips.iter().map(|c| c.full.clone()).collect();
-        let mut search = format!("{} {} {} {} {}", record.label, record.last4, names.join(" "), status.word(), limits.join(" "));
+        let budgets = BudgetBar::unread(&record.policy.budgets());
+        let budget_words: Vec<String> = budgets.iter().map(BudgetBar::summary).collect();
+        let mut search =
+            format!("{} {} {} {} {} {}", record.label, record.last4, names.join(" "), status.word(), limits.join(" "), budget_words.join(" "));
         if status == Shown::Disabled && limits.iter().any(|l| l.starts_with("expired")) {
             search.push_str(" expired");
         }
@@ -335,6 +342,7 @@ impl TokenRow {
             limits,
             chips,
             usage: None,
+            budgets,
             neighbour: None,
             search: search.to_lowercase(),
         }

@@ -8,6 +8,8 @@ use crate::admin::audit::Entry;
 use crate::admin::flash::Notice;
 use crate::admin::form_check::{FieldProblem, FieldProblems};
 use crate::admin::list::{ListView, Shown, SortChoice, TokenRow, RATE_WINDOW_NAMES};
+use crate::budget::period::Period;
+use crate::usage::budget_view::{form_amount_usd, period_choices, BudgetBar};
 use crate::policy::rules::Policy;
 use crate::proxy::provider::Provider;
 use crate::tokens::token::TokenRecord;
@@ -48,6 +50,11 @@ pub struct TokenForm {
     pub allowed_origins: String,
     pub allowed_models: String,
     pub allowed_paths: String,
+    /// A dollar and a token budget: the amount as typed (empty for none) and its period's choices.
+    pub budget_usd: String,
+    pub budget_usd_pers: Vec<(&'static str, &'static str, bool)>,
+    pub budget_tokens: String,
+    pub budget_tokens_pers: Vec<(&'static str, &'static str, bool)>,
     /// Every problem found when the form was posted, in the order of the form.
     pub errors: Vec<FieldProblem>,
     /// A custom token was typed: it is not sent back to the page, so it must be typed again.
@@ -79,6 +86,10 @@ impl TokenForm {
             allowed_origins: lines(&policy.allowed_origins),
             allowed_models: lines(&policy.allowed_models),
             allowed_paths: lines(&policy.allowed_paths),
+            budget_usd: policy.budget_usd.map(|b| form_amount_usd(b.usd)).unwrap_or_default(),
+            budget_usd_pers: period_choices(policy.budget_usd.map_or(Period::Month, |b| b.per)),
+            budget_tokens: policy.budget_tokens.map(|b| b.tokens.to_string()).unwrap_or_default(),
+            budget_tokens_pers: period_choices(policy.budget_tokens.map_or(Period::Month, |b| b.per)),
             errors: Vec::new(),
             custom_token_typed: false,
         }
@@ -106,6 +117,10 @@ impl TokenForm {
         form.allowed_origins = field("allowed_origins");
         form.allowed_models = field("allowed_models");
         form.allowed_paths = field("allowed_paths");
+        form.budget_usd = field("budget_usd");
+        form.budget_usd_pers = period_choices(Period::parse(&field("budget_usd_per")).unwrap_or(Period::Month));
+        form.budget_tokens = field("budget_tokens");
+        form.budget_tokens_pers = period_choices(Period::parse(&field("budget_tokens_per")).unwrap_or(Period::Month));
         form.custom_token_typed = !field("token").is_empty();
         form
     }
@@ -121,6 +136,17 @@ impl TokenForm {
              "Addresses or CIDR ranges, IPv4 or IPv6, one per line.", &self.allowed_ips),
             ("allowed_origins", "Browser origins", "none (e.g. https://app.example.com, or *)",
              "Web pages that may call the proxy with this token from the browser. Servers, scripts and SDKs outside a browser need nothing here.", &self.allowed_origins),
+        ]
+    }
+
+    /// The two budgets: (input name, label, placeholder, amount as typed, period choices, hint).
+    #[allow(clippy::type_complexity)]
+    pub fn budget_inputs(&self) -> [(&'static str, &'static str, &'static str, &str, &[(&'static str, &'static str, bool)], &'static str); 2] {
+        [
+            ("budget_usd", "Dollar budget (USD)", "no budget (e.g. 25)", &self.budget_usd, &self.budget_usd_pers,
+             "Spend this token may run up, priced from the model price table, per UTC day or month, or in total. A request that might not fit is refused (429) before it reaches the provider; models without a price are refused. Empty: no budget."),
+            ("budget_tokens", "Token budget (tokens)", "no budget (e.g. 2000000)", &self.budget_tokens, &self.budget_tokens_pers,
+             "Input plus output tokens this token may use, per UTC day or month, or in total. Empty: no budget."),
         ]
     }
 
@@ -163,7 +189,7 @@ impl TokenForm {
 /// Every policy field is present: an empty one is `null`, which clears it on edit. A rate limit
 /// that is not a number is passed on as text for the validation to name.
 pub fn form_to_json(fields: &[(String, String)]) -> Value {
-    let text = |name| urlencoded::first(fields, name).unwrap_or_default().trim().to_string();
+    let text = |name: &str| urlencoded::first(fields, name).unwrap_or_default().trim().to_string();
     let mut body = Map::new();
     body.insert("label".into(), json!(text("label")));
     body.insert("providers".into(), json!(urlencoded::all(fields, "providers")));
@@ -179,6 +205,21 @@ pub fn form_to_json(fields: &[(String, String)]) -> Value {
             Err(_) => json!({"requests": requests, "per_seconds": per}),
         },
     );
+    // A budget's amount: empty is none; `$25` and `2,000,000` are read as typed, anything else is
+    // passed on as text for the validation to name. The period comes from its menu.
+    for (name, unit) in [("budget_usd", "usd"), ("budget_tokens", "tokens")] {
+        let typed = text(name);
+        let per = text(&format!("{name}_per"));
+        let amount: Value = if unit == "usd" {
+            let bare = typed.strip_prefix('$').unwrap_or(&typed).trim();
+            bare.parse::<f64>().ok().filter(|v| v.is_finite()).map_or_else(|| json!(typed), |v| json!(v))
+        } else {
+            let bare: String = typed.chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
+            bare.parse::<u64>().map_or_else(|_| json!(typed), |n| json!(n))
+        };
+        let per = if per.is_empty() { json!("month") } else { json!(per) };
+        body.insert(name.into(), if typed.is_empty() { Value::Null } else { json!({ unit: amount, "per": per }) });
+    }
     for name in LIST_FIELDS {
         let entries: Vec<&str> = urlencoded::first(fields, name)
             .unwrap_or_default()
@@ -285,6 +326,8 @@ pub struct EditPage<'a> {
     /// "never", or the stored expiry in words.
     pub expires: String,
     pub status: Shown,
+    /// Each budget in its current period (empty when the token has none).
+    pub budgets: Vec<BudgetBar>,
     pub form: TokenForm,
     pub view: &'a ListView,
 }
@@ -675,7 +718,7 @@ mod tests {
         let html = NewTokenPage { layout: Layout { csrf: Some("c".into()) }, form: TokenForm::blank(), view: &ListView::default() }.render().unwrap();
         assert!(html.contains("<h1>New token</h1>"));
         assert_eq!(html.matches("<h1").count(), 1);
-        for id in ["label", "expires_at", "rate_requests", "allowed_models", "allowed_paths", "allowed_ips", "allowed_origins", "token"] {
+        for id in ["label", "expires_at", "rate_requests", "budget_usd", "budget_tokens", "allowed_models", "allowed_paths", "allowed_ips", "allowed_origins", "token"] {
             assert!(html.contains(&format!(r#"aria-describedby="{id}-hint""#)), "{id}");
             assert!(html.contains(&format!(r#"id="{id}-hint""#)), "{id}");
             assert!(html.contains(&format!(r#"<label for="{id}">"#)), "{id}");
@@ -696,12 +739,17 @@ mod tests {
             ("rate_per_seconds", "3600"),
             ("allowed_models", "gpt-4o-mini\r\nclaude-*, \n"),
             ("allowed_ips", " "),
+            ("budget_usd", " $2.50 "),
+            ("budget_usd_per", "day"),
+            ("budget_tokens", ""),
+            ("budget_tokens_per", "total"),
         ]));
         assert_eq!(
             body,
             json!({
                 "label": "bot", "providers": ["openai", "anthropic"], "expires_at": null,
                 "rate_limit": {"requests": 3, "per_seconds": 3600},
+                "budget_usd": {"usd": 2.5, "per": "day"}, "budget_tokens": null,
                 "allowed_models": ["gpt-4o-mini", "claude-*"],
                 "allowed_ips": null, "allowed_origins": null, "allowed_paths": null,
             })
@@ -729,6 +777,54 @@ mod tests {
         for needle in ["expires 2027-01-01", "60 per minute", "models: gpt-4o-mini", "IPs: 10.0.0.0/8"] {
             assert!(html.contains(needle), "{needle}");
         }
+    }
+
+    fn budget_line(unit: &str, limit: f64, spent: f64, per: crate::budget::period::Period, resets_at: Option<&str>) -> crate::budget::guard::BudgetLine {
+        crate::budget::guard::BudgetLine { unit: unit.into(), limit, per, spent, held: 0.0, left: (limit - spent).max(0.0), resets_at: resets_at.map(str::to_string) }
+    }
+
+    #[test]
+    fn a_row_with_budgets_shows_used_of_limit_a_meter_what_is_left_and_the_reset() {
+        use crate::budget::period::Period;
+        let mut r = record("capped");
+        r.policy = serde_json::from_value(json!({"budget_usd": {"usd": 25.0, "per": "month"}, "budget_tokens": {"tokens": 1000, "per": "total"}})).unwrap();
+        let mut with = row(&r, None);
+        assert!(with.matches("dollar budget per month"), "the filter finds budgeted tokens");
+        let unread = dashboard(vec![row(&r, None)]);
+        assert!(unread.contains("Use not available right now.") && !unread.contains("<meter"), "limits alone until read: {unread}");
+        with.budgets = crate::usage::budget_view::bars(&[
+            budget_line("usd", 25.0, 1.25, Period::Month, Some("2027-01-01T00:00:00Z")),
+            budget_line("tokens", 1000.0, 1000.0, Period::Total, None),
+        ]);
+        let html = dashboard(vec![with]);
+        assert_eq!(html.matches("<meter ").count(), 2);
+        for needle in [
+            r#"<meter min="0" max="25" low="20" high="20" optimum="0" value="1.25" aria-label="Dollar budget per month: $1.25 / $25.00" aria-valuetext="$1.25 of $25.00 used, $23.75 left""#,
+            "<strong>$1.25</strong> / $25.00",
+            "$23.75 left",
+            r#"<time datetime="2027-01-01T00:00:00Z">resets 2027-01-01 00:00 UTC</time>"#,
+            "<strong>1,000</strong> / 1,000 tokens",
+            r#"<div class="budget exhausted">"#,
+            "0 tokens left</span> · does not reset",
+        ] {
+            assert!(html.contains(needle), "{needle}\n{html}");
+        }
+        assert!(!html.contains("style="));
+    }
+
+    #[test]
+    fn the_budget_fields_keep_what_was_typed_and_mark_a_bad_amount() {
+        let html = new_page(&[("label", "x"), ("providers", "openai"), ("budget_usd", "lots"), ("budget_usd_per", "day"), ("budget_tokens", "5000"), ("budget_tokens_per", "total")]);
+        assert!(html.contains(r#"<p class="field-error" id="budget_usd-error">Dollar budget must be"#), "{html}");
+        assert!(html.contains(r#"id="budget_usd" name="budget_usd" value="lots""#) && html.contains(r#"aria-describedby="budget_usd-error budget_usd-hint" aria-invalid="true" autofocus"#), "{html}");
+        assert!(html.contains(r#"<option value="day" selected>per day</option>"#) && html.contains(r#"<option value="total" selected>in total</option>"#));
+        assert!(html.contains(r#"value="5000""#) && !html.contains("budget_tokens-error"));
+        assert!(html.contains(r#"<label for="budget_usd_per" class="sr">"#) && html.contains(r#"<label for="budget_tokens">"#));
+        let mut r = record("capped");
+        r.policy = serde_json::from_value(json!({"budget_usd": {"usd": 2.5, "per": "day"}})).unwrap();
+        let form = TokenForm::from_record(&r);
+        assert_eq!((form.budget_usd.as_str(), form.budget_tokens.as_str()), ("2.5", ""));
+        assert!(form.budget_usd_pers.contains(&("day", "per day", true)) && form.budget_tokens_pers.contains(&("month", "per month", true)));
     }
 
     #[test]

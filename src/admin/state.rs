@@ -27,13 +27,13 @@ use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, R
 use crate::admin::audit::{self, Actor, Entry, Page, PageRequest};
 use crate::admin::price_writes::{self, PriceOutcome, PriceWrite};
 use crate::admin::session::{Everywhere, Recorded, Session};
-use crate::admin::token_writes::{done, plan, Current, Outcome, Plan, TokenWrite};
+use crate::admin::token_writes::{done, plan, told, Current, Outcome, Plan, TokenWrite};
 use crate::common::timestamp::format_rfc3339;
 use crate::runtime::now_unix;
 use crate::tokens::store::{self, StoreError, TokenStore, METADATA_LIMIT, USED_PREFIX};
 use crate::tokens::token::TokenRecord;
 use crate::usage::prices::Price;
-use crate::usage::tap;
+use crate::usage::{ledger_object, tap};
 
 pub const BINDING: &str = "ADMIN";
 const OBJECT_NAME: &str = "admin";
@@ -219,6 +219,11 @@ impl AdminState {
             Ok(plan) => plan,
             Err(refusal) => return Ok(refusal),
         };
+        // The token's ledger object hears it first: if KV then fails, the object refuses a token
+        // KV still lets through (fail closed), never the other way round.
+        if let Some(told) = told(&current, &plan) {
+            ledger_object::tell(&self.env, id, &told).await.map_err(|e| StoreError::unavailable(format!("the token's ledger object could not be told: {e}")))?;
+        }
         let kv = self.env.kv(store::BINDING)?;
         match &plan {
             Plan::Put(record) => put_record(&kv, id, record).await?,

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::common::field_error::FieldError;
 use crate::tokens::admin::parse_patch;
-use crate::tokens::token::TokenRecord;
+use crate::budget::guard::{Limits, Standing, Told};
+use crate::tokens::token::{Status, TokenRecord};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -88,6 +89,24 @@ fn invalid(e: FieldError) -> Outcome {
     }
 }
 
+/// What the token's ledger object must hear of a write before KV does: a token with limits in
+/// its object (now or before the write) is refused there the moment it is disabled or deleted,
+/// wherever its record is still cached. Tokens without such limits never ask their object.
+pub fn told(current: &Current, plan: &Plan) -> Option<Told> {
+    let before = match current {
+        Current::Live(record) => Some(Limits::of(&record.policy)),
+        _ => None,
+    };
+    let told = match plan {
+        Plan::Put(record) => Told {
+            standing: if record.status == Status::Active { Standing::Active } else { Standing::Disabled },
+            limits: Limits::of(&record.policy),
+        },
+        Plan::Delete => Told { standing: Standing::Deleted, limits: before.unwrap_or_default() },
+    };
+    (told.limits.any() || before.is_some_and(|l| l.any())).then_some(told)
+}
+
 /// The answer once the plan's KV write has succeeded.
 pub fn done(plan: &Plan) -> Outcome {
     match plan {
@@ -99,7 +118,6 @@ pub fn done(plan: &Plan) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::token::Status;
     use serde_json::json;
 
     fn record() -> TokenRecord {
@@ -112,6 +130,23 @@ mod tests {
 
     fn id() -> String {
         "a".repeat(64)
+    }
+
+    #[test]
+    fn the_ledger_object_hears_of_writes_to_tokens_with_limits_in_it() {
+        let plain = record();
+        assert_eq!(told(&Current::Absent, &Plan::Put(plain.clone())), None, "no limits: its object is never asked");
+        assert_eq!(told(&Current::Live(plain.clone()), &Plan::Delete), None);
+        let mut limited = record();
+        limited.policy.rate_limit = Some(crate::policy::rules::RateLimit { requests: 5, per_seconds: 60 });
+        let mut disabled = limited.clone();
+        disabled.status = Status::Disabled;
+        let t = told(&Current::Live(limited.clone()), &Plan::Put(disabled)).unwrap();
+        assert_eq!((t.standing, t.limits.rate_limit), (Standing::Disabled, limited.policy.rate_limit));
+        assert_eq!(told(&Current::Live(limited.clone()), &Plan::Delete).unwrap().standing, Standing::Deleted);
+        // Limits removed: the object hears that too, so a stale copy asking it is let through.
+        let t = told(&Current::Live(limited), &Plan::Put(plain)).unwrap();
+        assert_eq!((t.standing, t.limits.any()), (Standing::Active, false));
     }
 
     #[test]

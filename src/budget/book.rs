@@ -108,7 +108,7 @@ impl BudgetRefusal {
 }
 
 /// What is left of each budget once every open reservation is counted, for the answer's headers.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Remaining {
     pub usd: Option<f64>,
     pub tokens: Option<u64>,
@@ -201,6 +201,49 @@ impl Book {
     pub fn remaining(&mut self, budgets: &Budgets, now: i64) -> Remaining {
         self.roll(budgets, now);
         self.left(budgets)
+    }
+
+    /// Admits a request that reserves nothing (a WebSocket session, settled when it ends) while
+    /// something is left of every budget.
+    pub fn check(&mut self, budgets: &Budgets, now: i64) -> Result<Remaining, BudgetRefusal> {
+        let left = self.remaining(budgets, now);
+        if let (Some(budget), Some(l)) = (budgets.usd, left.usd) {
+            if l <= 0.0 {
+                return Err(BudgetRefusal::UsdExhausted { budget, now });
+            }
+        }
+        if let (Some(budget), Some(0)) = (budgets.tokens, left.tokens) {
+            return Err(BudgetRefusal::TokensExhausted { budget, now });
+        }
+        Ok(left)
+    }
+
+    /// Takes reservation `id` out of the book (its request was recorded or failed) and returns it.
+    pub fn take(&mut self, id: u64) -> Option<Reservation> {
+        let i = self.open.iter().position(|r| r.id == id)?;
+        Some(self.open.swap_remove(i))
+    }
+
+    /// What was spent in each budget's current period, as the ledger's rows say: the book holds
+    /// only the reservations, the ledger the settled spend.
+    pub fn set_spent(&mut self, budgets: &Budgets, now: i64, usd: f64, tokens: u64) {
+        if let Some(b) = budgets.usd {
+            self.usd_spent = Spent { start: b.per.window(now).0, usd, tokens: 0 };
+        }
+        if let Some(b) = budgets.tokens {
+            self.tokens_spent = Spent { start: b.per.window(now).0, usd: 0.0, tokens };
+        }
+    }
+
+    /// Open reservations of the period containing `now`, for a budget of period `per`.
+    pub fn held_in(&self, per: Period, now: i64) -> Amount {
+        let start = per.window(now).0;
+        let mut held = Amount { usd: Some(0.0), tokens: 0 };
+        for r in self.open.iter().filter(|r| per.window(r.at).0 == start) {
+            held.usd = Some(held.usd.unwrap_or(0.0) + r.held.usd.unwrap_or(0.0));
+            held.tokens += r.held.tokens;
+        }
+        held
     }
 }
 

@@ -6,6 +6,9 @@
 //! `max_completion_tokens`, `generationConfig.maxOutputTokens`), else the model's largest
 //! answer from [`output_cap`].
 
+use super::book::Amount;
+use crate::usage::prices::Price;
+
 /// Bytes per token assumed for the input's worst case.
 pub const BYTES_PER_TOKEN: u64 = 3;
 /// The input reserved when the body's length is not declared (a chunked upload).
@@ -49,9 +52,62 @@ pub fn worst_case(body_length: Option<u64>, requested_output: Option<u64>, model
     (input, output)
 }
 
+/// The request's own output cap: the largest of the fields it set (whichever the upstream
+/// reads, the answer stays within the largest).
+pub fn requested_output(fields: &[Option<f64>]) -> Option<u64> {
+    fields.iter().flatten().filter(|n| n.is_finite() && **n >= 0.0).map(|n| n.ceil() as u64).max()
+}
+
+/// The worst case as an amount: tokens, and dollars at the dearest rates `price` has (cache
+/// writes and long-context tiers cost more than plain input). `price` is `None` for a model
+/// without one: such a request cannot be reserved under a dollar budget.
+pub fn worst_amount(body_length: Option<u64>, requested: Option<u64>, model: Option<&str>, price: Option<&Price>) -> Amount {
+    let (input, output) = worst_case(body_length, requested, model);
+    let usd = price.map(|p| {
+        let tier = p.tier.as_ref();
+        let input_rate = [Some(p.input), p.cache_write, tier.map(|t| t.input), tier.and_then(|t| t.cache_write)].into_iter().flatten().fold(0.0, f64::max);
+        let output_rate = [Some(p.output), tier.map(|t| t.output)].into_iter().flatten().fold(0.0, f64::max);
+        (input as f64 * input_rate + output as f64 * output_rate) / 1e6
+    });
+    Amount { usd, tokens: input + output }
+}
+
+/// The price assumed for a request whose model the proxy could not read (a body too long to read
+/// first): the dearest rates among `prices`, so the reservation is still a worst case.
+pub fn dearest<'a>(prices: impl Iterator<Item = &'a Price>) -> Option<Price> {
+    prices.fold(None, |worst: Option<Price>, p| {
+        let w = worst.unwrap_or(Price { input: 0.0, cached_input: None, cache_write: None, output: 0.0, tier: None });
+        let dear = |p: &Price| [Some(p.input), p.cache_write, p.tier.map(|t| t.input), p.tier.and_then(|t| t.cache_write)].into_iter().flatten().fold(0.0, f64::max);
+        let dear_out = |p: &Price| [Some(p.output), p.tier.map(|t| t.output)].into_iter().flatten().fold(0.0, f64::max);
+        Some(Price { input: w.input.max(dear(p)), cached_input: None, cache_write: None, output: w.output.max(dear_out(p)), tier: None })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn price(input: f64, output: f64) -> Price {
+        Price { input, cached_input: None, cache_write: None, output, tier: None }
+    }
+
+    #[test]
+    fn the_worst_price_takes_the_dearest_rates() {
+        let p = Price { cache_write: Some(3.75), ..price(3.0, 15.0) };
+        let a = worst_amount(Some(3000), Some(100), Some("claude-sonnet-4"), Some(&p));
+        assert_eq!(a.tokens, 1100);
+        assert!((a.usd.unwrap() - (1000.0 * 3.75 + 100.0 * 15.0) / 1e6).abs() < 1e-12);
+        assert_eq!(worst_amount(Some(3), None, Some("x"), None).usd, None);
+        let d = dearest([price(1.0, 20.0), price(5.0, 2.0)].iter()).unwrap();
+        assert_eq!((d.input, d.output), (5.0, 20.0));
+    }
+
+    #[test]
+    fn the_largest_requested_cap_counts() {
+        assert_eq!(requested_output(&[None, Some(100.0), Some(50.0)]), Some(100));
+        assert_eq!(requested_output(&[None, Some(-1.0), Some(f64::NAN)]), None);
+        assert_eq!(requested_output(&[]), None);
+    }
 
     #[test]
     fn the_request_cap_wins_over_the_model_cap() {

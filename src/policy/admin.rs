@@ -8,19 +8,31 @@
 
 use serde_json::{Map, Value};
 
+use crate::budget::book::{TokenBudget, UsdBudget};
+use crate::budget::period::Period;
 use crate::policy::cidr::Cidr;
 use crate::policy::rules::{is_ambiguous_path, Policy, RateLimit};
 use crate::common::timestamp::{format_rfc3339, parse_rfc3339};
 use crate::common::field_error::FieldError;
 
-pub const POLICY_FIELDS: [&str; 6] =
-    ["expires_at", "rate_limit", "allowed_ips", "allowed_origins", "allowed_models", "allowed_paths"];
+pub const POLICY_FIELDS: [&str; 8] = [
+    "expires_at",
+    "rate_limit",
+    "allowed_ips",
+    "allowed_origins",
+    "allowed_models",
+    "allowed_paths",
+    "budget_usd",
+    "budget_tokens",
+];
 
 /// Keeps a record small enough to read on every request (and mostly within KV's 1 KiB metadata).
 pub const MAX_LIST_ENTRIES: usize = 100;
 pub const MAX_ENTRY_LEN: usize = 200;
 pub const MAX_RATE_REQUESTS: u32 = 1_000_000;
 pub const RATE_WINDOWS: [u32; 3] = [60, 3600, 86_400];
+pub const MAX_BUDGET_USD: f64 = 1_000_000.0;
+pub const MAX_BUDGET_TOKENS: u64 = 1_000_000_000_000;
 
 /// Per field: `None` leaves it as it is, `Some(None)` clears it (`null`), `Some(Some(v))` sets it.
 #[derive(Debug, Default, PartialEq)]
@@ -31,6 +43,8 @@ pub struct PolicyPatch {
     pub allowed_origins: Option<Option<Vec<String>>>,
     pub allowed_models: Option<Option<Vec<String>>>,
     pub allowed_paths: Option<Option<Vec<String>>>,
+    pub budget_usd: Option<Option<UsdBudget>>,
+    pub budget_tokens: Option<Option<TokenBudget>>,
 }
 
 fn err(field: &'static str, message: impl Into<String>) -> FieldError {
@@ -61,6 +75,8 @@ pub fn parse_policy_fields(obj: &Map<String, Value>) -> Result<PolicyPatch, Fiel
         allowed_origins: change(obj, "allowed_origins", |v| parse_list("allowed_origins", v, origin_entry))?,
         allowed_models: change(obj, "allowed_models", |v| parse_list("allowed_models", v, model_entry))?,
         allowed_paths: change(obj, "allowed_paths", |v| parse_list("allowed_paths", v, path_entry))?,
+        budget_usd: change(obj, "budget_usd", parse_budget_usd)?,
+        budget_tokens: change(obj, "budget_tokens", parse_budget_tokens)?,
     })
 }
 
@@ -77,7 +93,43 @@ impl PolicyPatch {
         set(&mut policy.allowed_origins, self.allowed_origins);
         set(&mut policy.allowed_models, self.allowed_models);
         set(&mut policy.allowed_paths, self.allowed_paths);
+        set(&mut policy.budget_usd, self.budget_usd);
+        set(&mut policy.budget_tokens, self.budget_tokens);
     }
+}
+
+/// `{"<amount field>": n, "per": "day" | "month" | "total"}`: the amount and its period.
+fn parse_budget<'a>(field: &'static str, amount: &str, value: &'a Value) -> Result<(&'a Value, Period), FieldError> {
+    let shape = format!("must be an object like {{\"{amount}\": 25, \"per\": \"month\"}}, or null to remove the budget");
+    let obj = value.as_object().ok_or_else(|| err(field, shape.clone()))?;
+    if let Some(k) = obj.keys().find(|k| *k != amount && *k != "per") {
+        return Err(err(field, format!("unknown field \"{k}\" (use {amount} and per)")));
+    }
+    let per = obj
+        .get("per")
+        .and_then(Value::as_str)
+        .and_then(Period::parse)
+        .ok_or_else(|| err(field, "per must be \"day\", \"month\" or \"total\" (UTC calendar days and months)"))?;
+    let n = obj.get(amount).ok_or_else(|| err(field, shape))?;
+    Ok((n, per))
+}
+
+fn parse_budget_usd(value: &Value) -> Result<Option<UsdBudget>, FieldError> {
+    let (n, per) = parse_budget("budget_usd", "usd", value)?;
+    let usd = n
+        .as_f64()
+        .filter(|u| u.is_finite() && *u > 0.0 && *u <= MAX_BUDGET_USD)
+        .ok_or_else(|| err("budget_usd", format!("usd must be a number of dollars above 0 and at most {MAX_BUDGET_USD}")))?;
+    Ok(Some(UsdBudget { usd, per }))
+}
+
+fn parse_budget_tokens(value: &Value) -> Result<Option<TokenBudget>, FieldError> {
+    let (n, per) = parse_budget("budget_tokens", "tokens", value)?;
+    let tokens = n
+        .as_u64()
+        .filter(|t| (1..=MAX_BUDGET_TOKENS).contains(t))
+        .ok_or_else(|| err("budget_tokens", format!("tokens must be a whole number from 1 to {MAX_BUDGET_TOKENS}")))?;
+    Ok(Some(TokenBudget { tokens, per }))
 }
 
 /// Stored in one canonical UTC form, so the proxy's "expired at ..." message reads the same
@@ -440,6 +492,8 @@ mod tests {
             allowed_origins: Some(vec![]),
             allowed_models: Some(vec![]),
             allowed_paths: Some(vec![]),
+            budget_usd: Some(UsdBudget { usd: 1.0, per: Period::Day }),
+            budget_tokens: Some(TokenBudget { tokens: 1, per: Period::Total }),
         };
         let v = serde_json::to_value(full).unwrap();
         let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -447,5 +501,36 @@ mod tests {
         keys.sort();
         fields.sort();
         assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn budgets_are_read_with_their_period() {
+        let p = parse(json!({"budget_usd": {"usd": 25.0, "per": "month"}, "budget_tokens": {"tokens": 2000000, "per": "day"}})).unwrap();
+        assert_eq!(p.budget_usd, Some(Some(UsdBudget { usd: 25.0, per: Period::Month })));
+        assert_eq!(p.budget_tokens, Some(Some(TokenBudget { tokens: 2_000_000, per: Period::Day })));
+        assert_eq!(parse(json!({"budget_usd": null})).unwrap().budget_usd, Some(None));
+        let mut policy = Policy::default();
+        p.apply(&mut policy);
+        assert_eq!(serde_json::to_value(&policy).unwrap()["budget_usd"], json!({"usd": 25.0, "per": "month"}));
+    }
+
+    #[test]
+    fn bad_budgets_name_their_field() {
+        for (body, field, says) in [
+            (json!({"budget_usd": 25}), "budget_usd", "must be an object"),
+            (json!({"budget_usd": {"usd": 0, "per": "day"}}), "budget_usd", "above 0"),
+            (json!({"budget_usd": {"usd": -1, "per": "day"}}), "budget_usd", "above 0"),
+            (json!({"budget_usd": {"usd": "5", "per": "day"}}), "budget_usd", "number of dollars"),
+            (json!({"budget_usd": {"usd": 5, "per": "week"}}), "budget_usd", "\"day\", \"month\" or \"total\""),
+            (json!({"budget_usd": {"usd": 5}}), "budget_usd", "per must be"),
+            (json!({"budget_usd": {"usd": 5, "per": "day", "cap": 1}}), "budget_usd", "unknown field \"cap\""),
+            (json!({"budget_tokens": {"tokens": 1.5, "per": "day"}}), "budget_tokens", "whole number"),
+            (json!({"budget_tokens": {"tokens": 0, "per": "total"}}), "budget_tokens", "whole number"),
+            (json!({"budget_tokens": {"per": "total"}}), "budget_tokens", "must be an object like {\"tokens\""),
+        ] {
+            let e = parse(body.clone()).unwrap_err();
+            assert_eq!(e.field, field, "{body}");
+            assert!(e.message.contains(says), "{body}: {}", e.message);
+        }
     }
 }

@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::budget::book::{Budgets, TokenBudget, UsdBudget};
 use crate::proxy::error_body::ErrorKind;
 use crate::policy::fixed_window::Decision;
 use crate::proxy::provider::Provider;
@@ -49,6 +50,12 @@ pub struct Policy {
     /// Upstream paths or trailing-`*` prefixes. Absent: any path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_paths: Option<Vec<String>>,
+    /// Dollars per day, month or in total, held in the token's ledger object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<UsdBudget>,
+    /// `input_tokens + output_tokens` per day, month or in total.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_tokens: Option<TokenBudget>,
 }
 
 /// The most of a request body read to find its model; past it the answer is 413.
@@ -232,6 +239,10 @@ pub struct RequestFacts<'a> {
 }
 
 impl Policy {
+    pub fn budgets(&self) -> Budgets {
+        Budgets { usd: self.budget_usd, tokens: self.budget_tokens }
+    }
+
     /// Expiry, client IP, origin and path, in that order (cheapest first; an expired token hears
     /// that before anything else). Models and rate limits are checked separately: they may need the
     /// body or the token's counter.
@@ -337,6 +348,8 @@ mod tests {
                 allowed_origins: list(&["https://app.example"]),
                 allowed_models: list(&["gpt-4o-mini", "claude-*"]),
                 allowed_paths: list(&["/v1/chat/completions"]),
+                budget_usd: None,
+                budget_tokens: Some(TokenBudget { tokens: 1000, per: crate::budget::period::Period::Month }),
             },
         };
         let v = serde_json::to_value(&r).unwrap();

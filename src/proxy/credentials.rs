@@ -72,10 +72,11 @@ pub fn drop_request_header_for(provider: Provider, name: &str) -> bool {
     drop_request_header(name) || matches!(provider.key_slot(), KeySlot::Header(h) if h == name)
 }
 
-/// The query string without any `key` parameter; everything else stays byte for byte, in order.
+/// The query string without any credential parameter; everything else stays byte for byte, in
+/// order.
 ///
-/// A parameter is a key when its name, percent-decoded and compared ignoring case, is `key`
-/// (`KEY=`, `%6Bey=`, and `key%3D...`, whose decoded name holds the `=`). `;` separates
+/// A parameter is a credential when its name, percent-decoded and compared ignoring case, is one
+/// of [`CREDENTIAL_PARAMS`] (`KEY=`, `%6Bey=`, and `key%3D...`, whose decoded name holds the `=`). `;` separates
 /// parameters too, as some servers read it, so `a=1;key=x` loses `key=x` and keeps `a=1`.
 pub fn strip_key_param(query: &str) -> String {
     let mut out = String::with_capacity(query.len());
@@ -96,8 +97,14 @@ fn is_key_param(param: &str) -> bool {
     let raw_name = param.split_once('=').map_or(param, |(name, _)| name);
     let name = crate::common::urlencoded::decode(raw_name);
     let name = name.split_once('=').map_or(name.as_str(), |(name, _)| name);
-    name.trim().eq_ignore_ascii_case("key")
+    let name = name.trim();
+    CREDENTIAL_PARAMS.iter().any(|c| name.eq_ignore_ascii_case(c))
 }
+
+/// Query parameters that carry a credential somewhere: Gemini's `key`, Google's OAuth
+/// `access_token`, and the `api_key` / `apikey` / `api-key` that gateways and some upstreams read.
+/// None is ever the operator's to forward: the real key goes in its header.
+pub const CREDENTIAL_PARAMS: [&str; 5] = ["key", "access_token", "api_key", "apikey", "api-key"];
 
 /// Whether a `Sec-WebSocket-Protocol` entry carries a key. The prefix is matched ignoring case, as
 /// a server comparing it loosely would still read the key.
@@ -207,6 +214,7 @@ mod tests {
     #[test]
     fn key_parameter_is_found_in_any_case_and_encoding() {
         assert_eq!(strip_key_param("KEY=t&a=1"), "a=1");
+        assert_eq!(strip_key_param("access_token=t&API_KEY=t&apikey=t&api-key=t&a=1&api_keys=2"), "a=1&api_keys=2");
         assert_eq!(strip_key_param("Key=t"), "");
         assert_eq!(strip_key_param("%6Bey=t&a=1"), "a=1");
         assert_eq!(strip_key_param("%6B%65%79=t"), "");

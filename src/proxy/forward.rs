@@ -23,7 +23,12 @@ use crate::tokens::token::{self, Refusal, TokenRecord};
 use crate::runtime::{json_response, now_unix, setting};
 use crate::tokens::store::TokenStore;
 use crate::common::timestamp;
-use crate::policy::{cors, limiter};
+use crate::policy::cors;
+use crate::budget::book::Amount;
+use crate::budget::estimate;
+use crate::budget::guard::{remaining_headers, Limits, Refused};
+use crate::usage::ledger_object::{self, AdmitRequest};
+use crate::usage::prices;
 use crate::usage::request::{format_of, may_need_usage_rewrite, needs_usage_rewrite, MAX_REWRITE_BODY_BYTES};
 use crate::usage::tap::{self, Pending};
 use crate::websocket::handshake::{self, HandshakeModel};
@@ -182,8 +187,11 @@ async fn forward(
         .map_err(|r| ProxyError::policy(shape, r))?;
     let websocket = handshake::is_upgrade(header(&inbound, "upgrade").as_deref());
     let endpoint = handshake::endpoint(detected.provider, &detected.upstream_path);
-    // A WebSocket session's usage is summed by the pump, not by the answer's tap.
-    let metering = metering_on(env) && !websocket;
+    let limits = Limits::of(policy);
+    let budgeted = !limits.budgets.is_empty();
+    // A WebSocket session's usage is summed by the pump, not by the answer's tap. A budget
+    // settles from the meter, so a budgeted token is metered even with metering off.
+    let metering = (metering_on(env) || budgeted) && !websocket;
     let body = if websocket {
         let checked = match handshake::model_at_handshake(endpoint, query) {
             HandshakeModel::Named(model) => policy.check_model(Some(&model)),
@@ -196,11 +204,25 @@ async fn forward(
         request_body(&req, policy, &detected, shape).await?
     };
     let format = format_of(detected.provider.usage_format(), &detected.upstream_path);
+    let rewrite = metering && may_need_usage_rewrite(&req.method(), format);
     let body = match body {
-        Body::Plain(plain) if metering && may_need_usage_rewrite(&req.method(), format) => rewrite_for_usage(&req, plain, shape).await?,
+        // A budget's worst case wants a JSON body's output cap and model; other bodies (audio,
+        // multipart uploads) go as they are, with the model's caps as their worst case.
+        Body::Plain(plain) if rewrite || (budgeted && is_json(&inbound)) => read_json_body(&req, plain, shape, rewrite).await?,
         body => Prepared::as_is(body),
     };
-    let extra = count_request(&id, policy, env, shape, log).await?;
+    let request_bytes = header(&inbound, "content-length").and_then(|l| l.parse::<u64>().ok());
+    let request_model = body.model.clone().or_else(|| model_from_path(detected.provider, &detected.upstream_path).map(str::to_string));
+    let worst = if !budgeted {
+        None
+    } else if websocket {
+        // A session reserves nothing: it needs something left, and settles when it ends.
+        None
+    } else {
+        Some(worst_case(env, log, request_bytes, body.requested_output, request_model.as_deref()).await)
+    };
+    let mut held = Held { ctx, env, token_id: id.clone(), reservation: None };
+    let extra = admit(&id, limits, worst, env, shape, log, &mut held).await?;
     note_use(id.clone(), env, ctx, log.clone());
 
     let provider = detected.provider;
@@ -224,8 +246,6 @@ async fn forward(
         )
     };
     // What the meter needs once the answer has been chosen (after failover and the region relay).
-    let request_bytes = header(&inbound, "content-length").and_then(|l| l.parse::<u64>().ok());
-    let request_model = body.model.or_else(|| model_from_path(provider, &detected.upstream_path).map(str::to_string));
     let rewrote_include_usage = body.rewrote_include_usage;
     let pending = metering.then(|| Pending {
         token_id: id.clone(),
@@ -238,12 +258,14 @@ async fn forward(
         at: now_unix(),
         signal,
         log: log.clone(),
+        reservation: None,
     });
     let body = match body.body {
         Body::Plain(body) => body,
         Body::Gated(gate) => {
             let out = outbound(&req, url_parts(env, &detected, query), &inbound, websocket_protocol.as_deref(), provider, &detected, false, false);
-            return send_gated(&out, gate, &pool, policy, shape, log).await.map(|r| (r, extra, pending));
+            let response = send_gated(&out, gate, &pool, policy, shape, log).await?;
+            return Ok((response, extra, settled_by(pending, held)));
         }
     };
     let has_body = body.is_some();
@@ -281,7 +303,53 @@ async fn forward(
         })?;
         return Ok((opened, extra, None));
     }
-    Ok((response, extra, pending))
+    Ok((response, extra, settled_by(pending, held)))
+}
+
+/// The meter's ledger entry settles the reservation from now on.
+fn settled_by(pending: Option<Pending>, held: Held) -> Option<Pending> {
+    let mut pending = pending?;
+    pending.reservation = held.keep();
+    Some(pending)
+}
+
+/// A budget reservation the request holds until its answer is metered. Dropped unkept (the
+/// request failed before an upstream answered), it is given back from `waitUntil`.
+struct Held<'a> {
+    ctx: &'a Context,
+    env: &'a Env,
+    token_id: String,
+    reservation: Option<u64>,
+}
+
+impl Held<'_> {
+    fn keep(mut self) -> Option<u64> {
+        self.reservation.take()
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let Some(reservation) = self.reservation.take() else { return };
+        let (env, token_id) = (self.env.clone(), std::mem::take(&mut self.token_id));
+        self.ctx.wait_until(async move {
+            if let Err(e) = ledger_object::release(&env, &token_id, reservation).await {
+                // It expires on its own (`RESERVATION_TTL_SECS`).
+                worker::console_error!("releasing a budget reservation failed: {e}");
+            }
+        });
+    }
+}
+
+/// The request's worst case, priced with the operator's overrides. A model the proxy could not
+/// read (a body too long to read first) is priced at the dearest known rates.
+async fn worst_case(env: &Env, log: &RequestLog, length: Option<u64>, requested: Option<u64>, model: Option<&str>) -> Amount {
+    let overrides = tap::price_overrides(env, log).await;
+    let price = match model {
+        Some(m) => prices::lookup(m, &overrides),
+        None => estimate::dearest(prices::all(&overrides)),
+    };
+    estimate::worst_amount(length, requested, model, price.as_ref())
 }
 
 /// Usage metering is on unless the `USAGE_METERING` var says `off` (for measuring its cost).
@@ -292,14 +360,16 @@ fn metering_on(env: &Env) -> bool {
 /// The body to send, with what preparing it taught the usage meter.
 struct Prepared {
     body: Body,
-    /// The body's `model`, when the proxy parsed the body for the usage rewrite.
+    /// The body's `model`, when the proxy parsed the body.
     model: Option<String>,
+    /// The largest output cap the parsed body asked for.
+    requested_output: Option<u64>,
     rewrote_include_usage: bool,
 }
 
 impl Prepared {
     fn as_is(body: Body) -> Prepared {
-        Prepared { body, model: None, rewrote_include_usage: false }
+        Prepared { body, model: None, requested_output: None, rewrote_include_usage: false }
     }
 }
 
@@ -308,14 +378,14 @@ fn js_call(obj: &JsValue, name: &str, arg: &JsValue) -> Result<JsValue, JsValue>
     f.call1(obj, arg)
 }
 
-/// For an OpenAI chat streaming request that did not ask for usage: the body with
-/// `stream_options.include_usage: true`, parsed and rewritten in the runtime (the text never
-/// enters wasm). `prior` is the body as the policy left it: the bytes `model_gate` read whole (a
+/// Reads a JSON body in the runtime (the text never enters wasm) for its model and output caps
+/// (a budget's worst case) and, with `rewrite`, for an OpenAI chat streaming request that did not
+/// ask for usage, rewrites it with `stream_options.include_usage: true`. `prior` is the body as the policy left it: the bytes `model_gate` read whole (a
 /// model-scoped body within its pre-read), or the untouched stream, which is read only with a
 /// declared length up to `MAX_REWRITE_BODY_BYTES`. Bigger or undeclared ones, and a model-scoped
 /// body long enough to be checked while it streams (`Body::Gated`, never passed here), are
 /// forwarded untouched and their usage is estimated.
-async fn rewrite_for_usage(req: &web_sys::Request, prior: Option<JsValue>, shape: Option<Provider>) -> Result<Prepared, ProxyError> {
+async fn read_json_body(req: &web_sys::Request, prior: Option<JsValue>, shape: Option<Provider>, rewrite: bool) -> Result<Prepared, ProxyError> {
     let unreadable = |_| ProxyError::new(shape, ErrorKind::BadRequest, "The request body could not be read.");
     let untouched = |body| Ok(Prepared::as_is(Body::Plain(body)));
     let Some(source) = prior else { return untouched(None) };
@@ -333,24 +403,35 @@ async fn rewrite_for_usage(req: &web_sys::Request, prior: Option<JsValue>, shape
     };
     // Unchanged, the bytes go as they came (the ones read, or the text that replaced the stream).
     let original = if source.is_instance_of::<js_sys::Uint8Array>() { source.clone() } else { text.clone() };
-    let keep = |model| Ok(Prepared { body: Body::Plain(Some(original)), model, rewrote_include_usage: false });
+    let keep = |model, requested_output| Ok(Prepared { body: Body::Plain(Some(original)), model, requested_output, rewrote_include_usage: false });
     let json = js_sys::Reflect::get(&global, &"JSON".into()).map_err(unreadable)?;
     let Some(parsed) = js_call(&json, "parse", &text).ok().filter(|v| v.is_object() && !js_sys::Array::is_array(v)) else {
         // Not a JSON object: the upstream answers it as it would.
-        return keep(None);
+        return keep(None, None);
     };
     let get = |obj: &JsValue, key: &str| js_sys::Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED);
+    let nested = |outer: &str, key: &str| {
+        let o = get(&parsed, outer);
+        if o.is_object() { get(&o, key).as_f64() } else { None }
+    };
     let model = get(&parsed, "model").as_string();
+    let requested_output = estimate::requested_output(&[
+        get(&parsed, "max_tokens").as_f64(),
+        get(&parsed, "max_output_tokens").as_f64(),
+        get(&parsed, "max_completion_tokens").as_f64(),
+        nested("generationConfig", "maxOutputTokens"),
+        nested("generation_config", "max_output_tokens"),
+    ]);
     let options = get(&parsed, "stream_options");
     let include_usage = options.is_object().then(|| get(&options, "include_usage").as_bool()).flatten();
-    if !needs_usage_rewrite(get(&parsed, "stream").as_bool(), include_usage) {
-        return keep(model);
+    if !rewrite || !needs_usage_rewrite(get(&parsed, "stream").as_bool(), include_usage) {
+        return keep(model, requested_output);
     }
     let options = if options.is_object() { options } else { js_sys::Object::new().into() };
     let _ = js_sys::Reflect::set(&options, &"include_usage".into(), &JsValue::TRUE);
     let _ = js_sys::Reflect::set(&parsed, &"stream_options".into(), &options);
     let body = js_call(&json, "stringify", &parsed).map_err(unreadable)?;
-    Ok(Prepared { body: Body::Plain(Some(body)), model, rewrote_include_usage: true })
+    Ok(Prepared { body: Body::Plain(Some(body)), model, requested_output, rewrote_include_usage: true })
 }
 
 fn url_parts(env: &Env, detected: &Detected, query: &str) -> String {
@@ -457,32 +538,49 @@ fn gate_error(shape: Option<Provider>, e: GateError) -> ProxyError {
     }
 }
 
+fn is_json(headers: &Headers) -> bool {
+    header(headers, "content-type").is_some_and(|t| t.to_ascii_lowercase().contains("json"))
+}
+
 fn has_no_body(method: &str) -> bool {
     method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")
 }
 
-/// Counts the request against the token's rate limit, if it has one, in the token's Durable
-/// Object; returns the `x-ratelimit-*` headers for the answer. Tokens without a limit make no call.
-/// A limit that cannot be counted refuses (503) rather than letting the token run unlimited.
-async fn count_request(id: &str, policy: &Policy, env: &Env, shape: Option<Provider>, log: &RequestLog) -> Result<ExtraHeaders, ProxyError> {
-    let Some(limit) = policy.rate_limit else {
+/// Decides the request in the token's ledger object when it has limits there (a rate limit, a
+/// budget): the admin's word on the token, the rate limit and the budget's reservation, in one
+/// call. Returns the headers for the answer; the reservation goes into `held`. Tokens without
+/// limits make no call. Limits that cannot be checked refuse (503) rather than let the token run
+/// unlimited.
+async fn admit(id: &str, limits: Limits, worst: Option<Amount>, env: &Env, shape: Option<Provider>, log: &RequestLog, held: &mut Held<'_>) -> Result<ExtraHeaders, ProxyError> {
+    if !limits.any() {
         return Ok(Vec::new());
-    };
-    // The window length is part of the key, so changing it starts a fresh count.
-    let key = format!("token:{id}:{}", limit.per_seconds);
-    let decision = limiter::hit(env, &key, limit.requests, limit.per_seconds.into(), 1)
-        .await
-        .map_err(|e| {
-            log.error("rate_limiter_unavailable", &e.to_string());
-            ProxyError::new(shape, ErrorKind::Unavailable, "The rate limiter is unavailable; try again shortly.")
-        })?;
-    let headers = rate_limit_headers(&decision);
-    if decision.allowed {
-        return Ok(headers);
     }
-    let mut refused = ProxyError::policy(shape, PolicyRefusal::rate_limited(&limit, &decision));
-    refused.headers = headers;
-    Err(refused)
+    let verdict = ledger_object::admit(env, id, &AdmitRequest { limits, worst }).await.map_err(|e| {
+        log.error("token_limits_unavailable", &e.to_string());
+        ProxyError::new(shape, ErrorKind::Unavailable, "This token's limits (rate limit, budget) cannot be checked right now; try again shortly.")
+    })?;
+    held.reservation = verdict.reservation;
+    let mut headers = verdict.rate.as_ref().map(rate_limit_headers).unwrap_or_default();
+    if !limits.budgets.is_empty() {
+        headers.extend(remaining_headers(&verdict.remaining));
+    }
+    let refused = match verdict.refused {
+        None => return Ok(headers),
+        Some(Refused::Disabled) => ProxyError::new(shape, ErrorKind::Unauthenticated, "This api-proxy token has been disabled."),
+        Some(Refused::Deleted) => ProxyError::new(shape, ErrorKind::Unauthenticated, "Invalid api-proxy token."),
+        Some(Refused::RateLimited { limit }) => {
+            let decision = verdict.rate.expect("a rate refusal carries its count");
+            ProxyError::policy(shape, PolicyRefusal::rate_limited(&limit, &decision))
+        }
+        Some(Refused::Budget { message }) => {
+            // Retrying will not help before the period resets; the SDKs that honour this stop.
+            headers.push(("x-should-retry", "false".to_string()));
+            ProxyError::new(shape, ErrorKind::QuotaExceeded, message)
+        }
+        // Not a quota that frees up: the operator must price the model.
+        Some(Refused::Unpriced { message }) => ProxyError::new(shape, ErrorKind::Forbidden, message),
+    };
+    Err(ProxyError { headers, ..refused })
 }
 
 /// Checks the token; on success returns its id (the hash) and record.

@@ -1,5 +1,5 @@
-//! `GET /_proxy/usage`: a token's own usage (today, this month) and its limits, for the key
-//! holder. The token goes in any slot the proxy accepts; no admin secret, and only that token's
+//! `GET /_proxy/usage`: a token's own usage (today, this month), its limits and each budget's
+//! use (`budgets`), for the key holder. The token goes in any slot the proxy accepts; no admin secret, and only that token's
 //! ledger is read, so it can never show another token's usage.
 
 use serde_json::json;
@@ -9,6 +9,7 @@ use worker::Env;
 use super::day::{format_day, month_start};
 use super::ledger_object;
 use super::report::{today_and_month, Totals};
+use crate::budget::guard::Limits;
 use crate::proxy::error_body::{error_body, ErrorKind};
 use crate::proxy::provider::{detect, Detection, Inbound, Provider};
 use crate::proxy::request_log::RequestLog;
@@ -73,6 +74,20 @@ pub async fn handle(req: &web_sys::Request, url: &web_sys::Url, env: &Env) -> we
             return refuse(shape, ErrorKind::Unavailable, "The usage ledger is unavailable; try again shortly.");
         }
     };
+    // Each budget's use in its current period: one more call to the same object, only for a
+    // token with a budget.
+    let limits = Limits::of(&record.policy);
+    let budgets = if limits.budgets.is_empty() {
+        Vec::new()
+    } else {
+        match ledger_object::budget_lines(env, &id, limits).await {
+            Ok(lines) => lines,
+            Err(e) => {
+                log.error("usage_ledger_unavailable", &e.to_string());
+                return refuse(shape, ErrorKind::Unavailable, "The usage ledger is unavailable; try again shortly.");
+            }
+        }
+    };
     let (t, m) = today_and_month(&days, now);
     let mut limits = serde_json::to_value(&record.policy).unwrap_or_else(|_| json!({}));
     limits["providers"] = json!(record.providers.iter().map(|p| p.name()).collect::<Vec<_>>());
@@ -80,6 +95,7 @@ pub async fn handle(req: &web_sys::Request, url: &web_sys::Url, env: &Env) -> we
         "today": {"from": format_day(today), "to": format_day(today), "totals": Totals::from(&t)},
         "month": {"from": format_day(month_start(today)), "to": format_day(today), "totals": Totals::from(&m)},
         "limits": limits,
+        "budgets": budgets,
     });
     json_response(200, &body.to_string())
 }

@@ -8,6 +8,7 @@ use askama::Template;
 use worker::web_sys::{self, Headers, ResponseInit};
 use worker::{console_error, Env};
 
+use super::budget_view::{self, BudgetBar};
 use super::ledger::Counters;
 use super::ledger_object;
 use super::pages::{OverviewPage, TokenUsagePage};
@@ -15,7 +16,10 @@ use super::report::{self, parse_query, Query};
 use crate::admin::pages::Layout;
 use crate::common::urlencoded;
 use crate::runtime::now_unix;
+use crate::budget::guard::Limits;
+use crate::policy::rules::Policy;
 use crate::tokens::store::TokenStore;
+use crate::tokens::token::TokenRecord;
 
 fn respond(status: u16, content_type: &str, body: &str, extra: &[(&str, &str)]) -> web_sys::Response {
     let headers = Headers::new().expect("Headers");
@@ -61,11 +65,27 @@ pub async fn last_30_days(env: &Env) -> Option<HashMap<String, Counters>> {
     }
 }
 
-async fn token_rows(id: &str, url: &web_sys::Url, store: &TokenStore, env: &Env) -> Result<(Query, String, Vec<report::Stored>), web_sys::Response> {
+/// A token's budgets with their use in the current period: one call to its ledger object, made
+/// only for a token with a budget. If the object does not answer, the limits alone.
+pub async fn budget_bars(env: &Env, id: &str, policy: &Policy) -> Vec<BudgetBar> {
+    let limits = Limits::of(policy);
+    if limits.budgets.is_empty() {
+        return Vec::new();
+    }
+    match ledger_object::budget_lines(env, id, limits).await {
+        Ok(lines) => budget_view::bars(&lines),
+        Err(e) => {
+            console_error!("usage: budget of {}: {e}", id.get(..8).unwrap_or(id));
+            BudgetBar::unread(&limits.budgets)
+        }
+    }
+}
+
+async fn token_rows(id: &str, url: &web_sys::Url, store: &TokenStore, env: &Env) -> Result<(Query, TokenRecord, Vec<report::Stored>), web_sys::Response> {
     let mut q = parse_query(&params(url), now_unix()).map_err(|e| text(400, &e.message))?;
     q.by = report::By::Day;
-    let label = match store.get(id).await {
-        Ok(Some(record)) => record.label,
+    let record = match store.get(id).await {
+        Ok(Some(record)) => record,
         Ok(None) => return Err(text(404, "No token has that id; it may have been deleted.")),
         Err(e) => {
             console_error!("usage: token store: {}", e.0);
@@ -76,12 +96,16 @@ async fn token_rows(id: &str, url: &web_sys::Url, store: &TokenStore, env: &Env)
         console_error!("usage: ledger: {e}");
         text(503, "The usage ledger is unavailable; try again shortly.")
     })?;
-    Ok((q, label, rows))
+    Ok((q, record, rows))
 }
 
 pub async fn token_page(id: &str, url: &web_sys::Url, layout: Layout, store: &TokenStore, env: &Env) -> web_sys::Response {
     match token_rows(id, url, store, env).await {
-        Ok((q, label, rows)) => html(200, &TokenUsagePage::new(layout, id, &label, &q, &rows)),
+        Ok((q, record, rows)) => {
+            let mut page = TokenUsagePage::new(layout, id, &record.label, &q, &rows);
+            page.budgets = budget_bars(env, id, &record.policy).await;
+            html(200, &page)
+        }
         Err(response) => response,
     }
 }

@@ -8,14 +8,27 @@
 //! `USAGE_FORWARD_SECONDS` (60 by default): whole-day totals that replace, so a retry or a
 //! repeated forward never double-counts. The same alarm prunes rows past their retention.
 //!
-//! Dispatch is by path, plain so that later concerns (budgets) can add their own:
-//!   token:   POST /record, POST /rows, POST /days, POST /forget
-//!   account: POST /rollup, POST /overview, POST /forget-token
+//! A token's object also holds its guard (`budget::guard`): the admin's word on the token, its
+//! rate-limit window and its budget reservations. `/admit` decides a request before it goes
+//! upstream; `/record` settles its reservation in the same step that adds its usage, so the
+//! budget's spend is the ledger's own rows, never a second count that could drift from them.
+//!
+//! Dispatch is by path:
+//!   token:   POST /admit, /release, /tell, /budget, /still-allowed, /record, /rows, /days, /forget
+//!   account: POST /rollup, /overview, /forget-token
 
+use std::cell::RefCell;
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use futures_util::future::{select, Either};
 use serde::{Deserialize, Serialize};
-use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
+use worker::{Delay, durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
 
 use super::day::{day_of, SECONDS_PER_DAY};
+use super::prices::PICO;
+use crate::budget::book::{Amount, Reservation};
+use crate::budget::guard::{self, BudgetLine, Guard, Limits, Refused, Told, Verdict};
 use super::ledger::{daily_cutoff, hourly_cutoff, Counters, Entry};
 use super::report::Stored;
 use crate::runtime::now_unix;
@@ -27,6 +40,22 @@ const DEFAULT_FORWARD_SECONDS: i64 = 60;
 pub struct RecordRequest {
     pub token_id: String,
     pub entry: Entry,
+    /// The reservation this request made, settled by this entry.
+    #[serde(default)]
+    pub settle: Option<u64>,
+}
+
+/// A request asking to go upstream, with its copy of the token's limits.
+#[derive(Serialize, Deserialize)]
+pub struct AdmitRequest {
+    pub limits: Limits,
+    /// What to reserve; `None` reserves nothing (a WebSocket session).
+    pub worst: Option<Amount>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ReleaseRequest {
+    pub reservation: u64,
 }
 
 /// A range of days (or, for hourly rows, of Unix seconds), inclusive.
@@ -116,9 +145,24 @@ pub struct Ledger {
     /// The tables exist (made by this instance). Five `CREATE TABLE IF NOT EXISTS` on every call
     /// were about 0.6 ms of the ~0.8 ms a request's ledger write cost (bench/profile.mjs).
     schema_ready: std::cell::Cell<bool>,
+    /// `LEDGER_CLOCK_OFFSET_SECONDS`: shifts this object's clock, so a test can see a budget's
+    /// period end without waiting for it. Unset (0) in any real deployment.
+    clock_offset: i64,
+    /// Requests refused only because others hold the budget, waiting for one to settle.
+    waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
+/// How long a request the budget would refuse only because of other requests' reservations waits
+/// for one of them to settle (`BUDGET_WAIT_SECONDS`). A client calling one request after another
+/// must not be refused because the last answer's settlement, sent from `waitUntil`, arrives a few
+/// milliseconds after its next request.
+const DEFAULT_BUDGET_WAIT_SECONDS: u64 = 5;
+
 impl Ledger {
+    fn now(&self) -> i64 {
+        now_unix() + self.clock_offset
+    }
+
     fn sql(&self) -> SqlStorage {
         let sql = self.state.storage().sql();
         if self.schema_ready.get() {
@@ -156,9 +200,17 @@ impl Ledger {
     }
 
     /// Adds one request to its hourly and daily rows and marks the day for forwarding.
-    async fn record(&self, r: RecordRequest) -> Result<Response> {
+    async fn record(&self, mut r: RecordRequest) -> Result<Response> {
         let sql = self.sql();
+        if let Some(id) = r.settle {
+            let mut guard = self.guard(&sql)?;
+            if let Some(held) = guard.book.take(id) {
+                settle_unpriced(&mut r.entry, &held);
+            }
+            self.save_guard(&sql, &guard)?;
+        }
         let key = r.entry.key();
+        let settled = r.settle.is_some();
         let counters = r.entry.counters();
         let cols = columns();
         let add = Counters::COLUMNS.iter().map(|c| format!("{c} = {c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
@@ -179,11 +231,110 @@ impl Ledger {
             vec![key.day().into()],
         )?;
         sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('token_id', ?)", vec![r.token_id.into()])?;
+        // After the rows: a waiting request sees this spend when it decides again.
+        if settled {
+            self.wake();
+        }
         let storage = self.state.storage();
         if storage.get_alarm().await?.is_none() {
             storage.set_alarm(self.forward_delay_ms()).await?;
         }
         Response::ok("recorded")
+    }
+
+    fn guard(&self, sql: &SqlStorage) -> Result<Guard> {
+        let rows = raw_rows(sql, "SELECT value FROM meta WHERE key = 'guard'", vec![])?;
+        Ok(rows.first().and_then(|r| serde_json::from_str(&text(r.first())).ok()).unwrap_or_default())
+    }
+
+    fn save_guard(&self, sql: &SqlStorage, guard: &Guard) -> Result<()> {
+        sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('guard', ?)", vec![serde_json::to_string(guard)?.into()])?;
+        Ok(())
+    }
+
+    /// The guard with each budget's spend in its current period read from the daily rows.
+    fn guard_for(&self, sql: &SqlStorage, asked: Limits, now: i64) -> Result<(Guard, Limits)> {
+        let mut guard = self.guard(sql)?;
+        let limits = guard.limits(asked);
+        let (usd_start, tokens_start) = guard::period_starts(&limits.budgets, now);
+        let sum = |start: Option<i64>, what: &str| -> Result<i64> {
+            let Some(start) = start else { return Ok(0) };
+            let rows = raw_rows(sql, &format!("SELECT COALESCE(SUM({what}), 0) FROM daily WHERE day >= ?"), vec![day_of(start).into()])?;
+            Ok(int(rows.first().and_then(|r| r.first())))
+        };
+        let usd = sum(usd_start, "cost_pusd")? as f64 / PICO;
+        let tokens = sum(tokens_start, "input_tokens + output_tokens")?.max(0) as u64;
+        guard.book.set_spent(&limits.budgets, now, usd, tokens);
+        Ok((guard, limits))
+    }
+
+    /// Each decision is one synchronous step: nothing else runs in the object between reading
+    /// the guard and writing it back. A budget refusal while other requests hold reservations
+    /// waits for one to settle (or the wait to end) and decides again.
+    async fn admit(&self, a: AdmitRequest) -> Result<Response> {
+        let wait = self.env.var("BUDGET_WAIT_SECONDS").ok().and_then(|v| v.to_string().parse::<u64>().ok()).unwrap_or(DEFAULT_BUDGET_WAIT_SECONDS);
+        let mut deadline = Box::pin(Delay::from(Duration::from_secs(wait)));
+        loop {
+            let sql = self.sql();
+            let now = self.now();
+            let (mut guard, _) = self.guard_for(&sql, a.limits, now)?;
+            let verdict = guard.admit(a.limits, a.worst, now);
+            let others_hold = matches!(verdict.refused, Some(Refused::Budget { .. })) && !guard.book.open.is_empty();
+            if !others_hold {
+                self.save_guard(&sql, &guard)?;
+                return Response::from_json(&verdict);
+            }
+            let (tx, rx) = oneshot::channel();
+            self.waiters.borrow_mut().push(tx);
+            match select(rx, deadline).await {
+                Either::Left((_, rest)) => deadline = rest,
+                Either::Right(_) => {
+                    // Decided once more: a settlement may have come with the deadline.
+                    let (mut guard, _) = self.guard_for(&sql, a.limits, self.now())?;
+                    let verdict = guard.admit(a.limits, a.worst, self.now());
+                    self.save_guard(&sql, &guard)?;
+                    return Response::from_json(&verdict);
+                }
+            }
+        }
+    }
+
+    /// A reservation left the book: every waiting request decides again.
+    fn wake(&self) {
+        for waiter in self.waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+
+    fn release(&self, r: ReleaseRequest) -> Result<Response> {
+        let sql = self.sql();
+        let mut guard = self.guard(&sql)?;
+        guard.book.take(r.reservation);
+        self.save_guard(&sql, &guard)?;
+        self.wake();
+        Response::ok("released")
+    }
+
+    fn tell(&self, told: Told) -> Result<Response> {
+        let sql = self.sql();
+        let mut guard = self.guard(&sql)?;
+        guard.told = Some(told);
+        self.save_guard(&sql, &guard)?;
+        Response::ok("told")
+    }
+
+    fn still_allowed(&self, asked: Limits) -> Result<Response> {
+        let now = self.now();
+        let (mut guard, _) = self.guard_for(&self.sql(), asked, now)?;
+        Response::from_json(&guard.still_allowed(asked, now))
+    }
+
+    fn budget(&self, asked: Limits) -> Result<Response> {
+        let sql = self.sql();
+        let now = self.now();
+        let (mut guard, limits) = self.guard_for(&sql, asked, now)?;
+        guard.book.remaining(&limits.budgets, now);
+        Response::from_json(&guard::lines(&guard.book, &limits.budgets, now))
     }
 
     fn prune(&self, sql: &SqlStorage) -> Result<()> {
@@ -272,21 +423,31 @@ impl Ledger {
 
 impl DurableObject for Ledger {
     fn new(state: State, env: Env) -> Self {
-        Ledger { state, env, schema_ready: std::cell::Cell::new(false) }
+        let clock_offset = env.var("LEDGER_CLOCK_OFFSET_SECONDS").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(0);
+        Ledger { state, env, clock_offset, waiters: RefCell::new(Vec::new()), schema_ready: std::cell::Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
         match path.as_str() {
+            "/admit" => self.admit(req.json().await?).await,
+            "/release" => self.release(req.json().await?),
+            "/tell" => self.tell(req.json().await?),
+            "/budget" => self.budget(req.json().await?),
+            "/still-allowed" => self.still_allowed(req.json().await?),
             "/record" => self.record(req.json().await?).await,
             "/rows" => self.rows(req.json().await?),
             "/days" => self.days(req.json().await?),
             "/forget" => {
+                // The usage goes; the admin's word on the token stays, so a deleted token's
+                // object keeps refusing it.
+                let told = self.guard(&self.sql())?.told;
                 let storage = self.state.storage();
                 storage.delete_alarm().await?;
                 storage.delete_all().await?;
                 // The tables went with everything else.
                 self.schema_ready.set(false);
+                self.save_guard(&self.sql(), &Guard { told, ..Guard::default() })?;
                 Response::ok("forgotten")
             }
             "/rollup" => self.rollup(req.json().await?),
@@ -310,6 +471,15 @@ impl DurableObject for Ledger {
     }
 }
 
+/// An answer the price table cannot price (it named another model than the one reserved for)
+/// costs what its reservation held, so a dollar budget never lets it through free.
+fn settle_unpriced(entry: &mut Entry, held: &Reservation) {
+    if let (None, Some(usd)) = (entry.cost_pusd, held.held.usd) {
+        entry.cost_pusd = Some((usd * PICO).round() as i64);
+        entry.estimated = true;
+    }
+}
+
 /// The object's name for a token.
 pub fn token_object(token_id: &str) -> String {
     format!("token:{token_id}")
@@ -326,6 +496,31 @@ pub async fn call(env: &Env, name: &str, path: &str, body: &impl Serialize) -> R
         return Err(worker::Error::RustError(format!("ledger {path}: status {}", response.status_code())));
     }
     Ok(response)
+}
+
+/// Decides a request of a token with limits in its object.
+pub async fn admit(env: &Env, token_id: &str, request: &AdmitRequest) -> Result<Verdict> {
+    call(env, &token_object(token_id), "/admit", request).await?.json().await
+}
+
+/// Gives a reservation back: its request never reached an upstream that answered.
+pub async fn release(env: &Env, token_id: &str, reservation: u64) -> Result<()> {
+    call(env, &token_object(token_id), "/release", &ReleaseRequest { reservation }).await.map(|_| ())
+}
+
+/// Tells a token's object what the admin decided, before the decision reaches KV.
+pub async fn tell(env: &Env, token_id: &str, told: &Told) -> Result<()> {
+    call(env, &token_object(token_id), "/tell", told).await.map(|_| ())
+}
+
+/// Whether a token's running WebSocket session may go on (`None`: yes).
+pub async fn still_allowed(env: &Env, token_id: &str, limits: Limits) -> Result<Option<Refused>> {
+    call(env, &token_object(token_id), "/still-allowed", &limits).await?.json().await
+}
+
+/// Each budget's spend, holds and what is left, for the dashboard and `/_proxy/usage`.
+pub async fn budget_lines(env: &Env, token_id: &str, limits: Limits) -> Result<Vec<BudgetLine>> {
+    call(env, &token_object(token_id), "/budget", &limits).await?.json().await
 }
 
 /// A token's rows for a report (daily, or hourly for `by=hour`).

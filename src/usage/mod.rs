@@ -3,6 +3,7 @@
 //!
 //! The pure modules here know nothing of the Workers runtime; they are unit-tested on the host.
 
+pub mod budget_view;
 pub mod chart;
 pub mod day;
 pub mod estimate;

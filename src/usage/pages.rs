@@ -4,6 +4,7 @@
 
 use askama::Template;
 
+use super::budget_view::BudgetBar;
 use super::chart::{self, Series};
 use super::day::format_day;
 use super::format::{cost, int};
@@ -59,6 +60,8 @@ pub struct TokenUsagePage<'a> {
     pub summary: Summary,
     pub charts: Vec<(&'static str, String)>,
     pub models: Vec<ModelRow>,
+    /// Each budget in its current period, for the glue to fill (empty when the token has none).
+    pub budgets: Vec<BudgetBar>,
 }
 
 impl<'a> TokenUsagePage<'a> {
@@ -112,7 +115,7 @@ impl<'a> TokenUsagePage<'a> {
                 }
             })
             .collect();
-        TokenUsagePage { layout, id, label, from: format_day(q.from), to: format_day(q.to), summary: Summary::of(&all), charts, models }
+        TokenUsagePage { layout, id, label, from: format_day(q.from), to: format_day(q.to), summary: Summary::of(&all), charts, models, budgets: Vec::new() }
     }
 }
 

@@ -63,6 +63,11 @@ pub fn table() -> &'static Table {
     TABLE_CELL.get_or_init(|| parse_table(TABLE).expect("prices.json is valid"))
 }
 
+/// Every price known: the operator's overrides, then the bundled table.
+pub fn all<'a>(overrides: &'a HashMap<String, Price>) -> impl Iterator<Item = &'a Price> {
+    overrides.values().chain(table().models.values())
+}
+
 fn parse_table(text: &str) -> Result<Table, serde_json::Error> {
     let file: TableFile = serde_json::from_str(text)?;
     let models = file

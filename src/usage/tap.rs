@@ -50,6 +50,8 @@ pub struct Pending {
     pub signal: JsValue,
     /// The request's log (its id, the token's prefix, the provider), for the meter's failures.
     pub log: RequestLog,
+    /// The budget reservation the ledger entry settles.
+    pub reservation: Option<u64>,
 }
 
 struct Tap {
@@ -173,7 +175,7 @@ fn record(pending: Pending, kind: EndpointKind, status: u16, outcome: Outcome, e
 }
 
 async fn send(pending: Pending, kind: EndpointKind, status: u16, outcome: Outcome, env: &Env) {
-    let answer = Answer { at: pending.at, provider: pending.provider, kind, status, request_model: pending.request_model.as_deref() };
+    let answer = Answer { at: pending.at, provider: pending.provider, kind, status, request_model: pending.request_model.as_deref(), reservation: pending.reservation };
     write_entry(env, &pending.token_id, answer, &outcome, &pending.log).await;
 }
 
@@ -184,6 +186,7 @@ pub struct Answer<'a> {
     pub kind: EndpointKind,
     pub status: u16,
     pub request_model: Option<&'a str>,
+    pub reservation: Option<u64>,
 }
 
 /// Prices `outcome` and writes its one entry to the token's ledger (also a WebSocket session's,
@@ -191,7 +194,7 @@ pub struct Answer<'a> {
 pub async fn write_entry(env: &Env, token_id: &str, a: Answer<'_>, outcome: &Outcome, log: &RequestLog) {
     let overrides = price_overrides(env, log).await;
     let entry = Entry::new(a.at, a.provider, a.kind, a.status, outcome, a.request_model, |m| prices::lookup(m, &overrides));
-    let request = RecordRequest { token_id: token_id.to_string(), entry };
+    let request = RecordRequest { token_id: token_id.to_string(), entry, settle: a.reservation };
     if let Err(e) = ledger_object::call(env, &token_object(token_id), "/record", &request).await {
         log.error("usage_recording_failed", &e.to_string());
     }

@@ -26,6 +26,8 @@ use crate::proxy::provider::Provider;
 use crate::runtime::now_unix;
 use crate::proxy::request_log::RequestLog;
 use crate::tokens::store::TokenStore;
+use crate::budget::guard::{Limits, Refused};
+use crate::usage::ledger_object;
 use crate::usage::tap::{self, Answer};
 use crate::websocket::close::{self, Close, Revoked, Side};
 use crate::websocket::events::{self, Named, SessionUsage};
@@ -73,7 +75,7 @@ struct Metered {
 /// (`requests` 1, status `1xx` for its 101), priced like any request's. A session that never got
 /// a usage event is recorded too, as partial.
 async fn record_usage(env: &Env, session: &Metered, endpoint: Endpoint, usage: &SessionUsage) {
-    let answer = Answer { at: session.at, provider: session.provider.name(), kind: events::ledger_kind(endpoint), status: 101, request_model: None };
+    let answer = Answer { at: session.at, provider: session.provider.name(), kind: events::ledger_kind(endpoint), status: 101, request_model: None, reservation: None };
     tap::write_entry(env, &session.token_id, answer, &usage.outcome(), &session.log).await;
 }
 
@@ -98,11 +100,31 @@ fn usage_in_message(endpoint: Endpoint, marker: &str, data: &JsValue) -> Option<
 
 /// The one place a live session asks whether its token may still be used: the token's record as
 /// the proxy reads it for a request (through the isolate's 20 s cache, then KV), judged as at the
-/// handshake. A budget or other per-token limit belongs here too.
+/// handshake; then, for a token with limits in its ledger object, that object's word (the admin's
+/// decision, at once; a budget used up by other requests).
 pub async fn still_allowed(env: &Env, token_id: &str, provider: Provider) -> Result<(), Revoked> {
     let record = TokenStore::get_for_request(env, token_id, js_sys::Date::now()).await;
     match record {
-        Ok(record) => recheck::judge(record.as_ref(), provider, now_unix()),
+        Ok(record) => {
+            recheck::judge(record.as_ref(), provider, now_unix())?;
+            let limits = Limits::of(&record.expect("judged present").policy);
+            if !limits.any() {
+                return Ok(());
+            }
+            match ledger_object::still_allowed(env, token_id, limits).await {
+                Ok(None) => Ok(()),
+                Ok(Some(Refused::Deleted)) => Err(Revoked::Deleted),
+                Ok(Some(Refused::Disabled)) => Err(Revoked::Disabled),
+                Ok(Some(Refused::Budget { message })) => Err(Revoked::Other(message)),
+                // Not asked of a running session: it counts no rate and prices nothing.
+                Ok(Some(Refused::RateLimited { .. } | Refused::Unpriced { .. })) => Ok(()),
+                // As with the store: an object that cannot be asked now does not end the session.
+                Err(e) => {
+                    console_error!("websocket: the token's ledger object is unavailable for a recheck: {e}");
+                    Ok(())
+                }
+            }
+        }
         Err(e) if e.is_damaged() => {
             console_error!("websocket: token record unreadable: {}", e.0);
             Err(Revoked::Other("this token's stored record is unreadable.".into()))

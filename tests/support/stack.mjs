@@ -54,12 +54,23 @@ export class Limiter {
 }
 export default { fetch() { return new Response("failing limiter"); } };`;
 
+// A token's Ledger object that cannot be reached when a request asks it: bound as LEDGER when a
+// test asks for `ledgerFailure`. It still takes the admin's word (/tell), so tokens can be made.
+const FAILING_LEDGER = `
+export class Ledger {
+  async fetch(request) {
+    if (new URL(request.url).pathname === "/tell") return new Response("told");
+    throw new Error("the ledger is unreachable (test)");
+  }
+}
+export default { fetch() { return new Response("failing ledger"); } };`;
+
 // `bindings` overrides the Worker's vars and secrets; a value of `undefined` removes that binding
 // (a secret never set with `wrangler secret put`). `persist` is a directory where KV and the
 // Durable Objects keep their data, so a second stack started on it sees what the first stored.
 // `kvFailure`: true fails every KV call, "writes" only puts and deletes. `kvLatencyMs`: KV answers
 // after a random delay up to this.
-export async function startStack({ kvFailure = false, kvLatencyMs = 0, limiterFailure = false, persist, bindings = {}, upstreams } = {}) {
+export async function startStack({ kvFailure = false, kvLatencyMs = 0, limiterFailure = false, ledgerFailure = false, elsewhere = false, persist, bindings = {}, upstreams } = {}) {
   const mock = await startMockUpstream();
   const websockets = attachMockWebSocket(mock.listeners);
   const logs = [];
@@ -103,7 +114,7 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, limiterFa
       LIMITER: limiterFailure ? { className: "Limiter", scriptName: "failing-limiter" } : { className: "Limiter", useSQLite: true },
       REGION_RELAY: { className: "RegionRelay", useSQLite: true },
       ADMIN: { className: "AdminState", useSQLite: true },
-      LEDGER: { className: "Ledger", useSQLite: true },
+      LEDGER: ledgerFailure ? { className: "Ledger", scriptName: "failing-ledger" } : { className: "Ledger", useSQLite: true },
     },
     ...(kvFailure === "writes"
       ? { wrappedBindings: { TOKENS: { scriptName: "failing-writes-kv" } } }
@@ -117,6 +128,17 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, limiterFa
   if (kvFailure === "writes") workers.push({ name: "failing-writes-kv", modules: true, script: FAILING_WRITES_KV, kvNamespaces: { INNER: "TOKENS" } });
   else if (kvFailure) workers.push({ name: "failing-kv", modules: true, script: FAILING_KV });
   if (kvLatencyMs) workers.push({ name: "slow-kv", modules: true, script: SLOW_KV, kvNamespaces: { INNER: "TOKENS" } });
+  // `elsewhere`: the same Worker once more, in its own isolate with its own record cache, as a
+  // second Cloudflare location runs it: same KV, and the first Worker's Durable Objects.
+  if (elsewhere) {
+    workers.push({
+      ...main,
+      name: "elsewhere",
+      routes: ["elsewhere.test/*"],
+      durableObjects: Object.fromEntries(Object.entries(main.durableObjects).map(([binding, o]) => [binding, { className: o.className, scriptName: o.scriptName ?? "api-proxy" }])),
+    });
+  }
+  if (ledgerFailure) workers.push({ name: "failing-ledger", modules: true, script: FAILING_LEDGER, durableObjects: { LEDGER: "Ledger" } });
   if (limiterFailure) workers.push({ name: "failing-limiter", modules: true, script: FAILING_LIMITER, durableObjects: { LIMITER: "Limiter" } });
 
   const mf = new Miniflare({
@@ -157,6 +179,8 @@ export async function startStack({ kvFailure = false, kvLatencyMs = 0, limiterFa
     adminSecret: workerBindings.ADMIN_SECRET,
     realKeys: REAL_KEYS,
     admin,
+    /** A request to the `elsewhere` Worker (another isolate: another location's record cache). */
+    elsewhere: (pathname, init) => mf.dispatchFetch("http://elsewhere.test" + pathname, init),
     /** Creates a token through the admin API; returns the API's JSON (id, token, record). */
     async createToken({ label = "test", providers = ["openai", "anthropic", "gemini"], ...rest } = {}) {
       const r = await admin("POST", "/admin/api/tokens", { label, providers, ...rest });

@@ -61,3 +61,16 @@ test("wrong dashboard passwords and wrong API secrets share one budget per clien
 test("no request crashed the Worker", () => {
   expect(stack.logs.join("")).not.toMatch(/panicked|RuntimeError|Uncaught/);
 });
+
+test("a throttle that cannot be reached lets the admin in (logged): failing closed would lock the operator out during an outage", async () => {
+  const broken = await startStack({ limiterFailure: true });
+  try {
+    const ok = await adminAs(broken, newClient("198.18.9"), "GET", "/admin/api/tokens");
+    expect(ok.status).toBe(200);
+    const wrong = await adminAs(broken, newClient("198.18.9"), "GET", "/admin/api/tokens", { secret: "wrong" });
+    expect(wrong.status).toBe(401);
+    await expect.poll(() => broken.logs.join("")).toMatch(/admin API limiter unavailable/);
+  } finally {
+    await broken.dispose();
+  }
+});

@@ -1,4 +1,4 @@
-// The rate limit is counted in the Durable Object, not in the isolate: a limiter that cannot be
+// The rate limit is counted in the token's Ledger Durable Object, not in the isolate: an object that cannot be
 // reached refuses (503, in the caller's shape) instead of letting the token run unlimited, and the
 // count survives a restart of the Worker on the same storage, as it must when Cloudflare runs the
 // next request in another isolate or location.
@@ -11,10 +11,10 @@ import { startStack } from "../support/stack.mjs";
 import { expectProxyError } from "./helpers.mjs";
 import { awayFromWindowEdge, send } from "./policy-support.mjs";
 
-describe("a limiter that fails", () => {
+describe("a token's ledger object that cannot be reached", () => {
   let stack, limited, unlimited;
   beforeAll(async () => {
-    stack = await startStack({ limiterFailure: true });
+    stack = await startStack({ ledgerFailure: true });
     limited = await stack.createToken({ label: "limited", rate_limit: { requests: 100, per_seconds: 60 } });
     unlimited = await stack.createToken({ label: "unlimited" });
   });
@@ -24,12 +24,12 @@ describe("a limiter that fails", () => {
     stack.mock.reset();
     const { res, json, text } = await send(stack, provider, limited.token);
     expectProxyError({ status: res.status, headers: res.headers, text, json }, 503, provider);
-    expect(json.error.message).toMatch(/rate limiter is unavailable/);
+    expect(json.error.message).toMatch(/limits \(rate limit, budget\) cannot be checked/);
     expect(stack.mock.requests()).toEqual([]);
   });
 
   test("says so in the log, with the token's id prefix", async () => {
-    await expect.poll(() => stack.logs.join("")).toMatch(new RegExp(`"event":"rate_limiter_unavailable","request_id":"[^"]+","token_id":"${limited.id.slice(0, 8)}"`));
+    await expect.poll(() => stack.logs.join("")).toMatch(new RegExp(`"event":"token_limits_unavailable","request_id":"[^"]+","token_id":"${limited.id.slice(0, 8)}"`));
   });
 
   test("tokens without a limit never call it, and keep working", async () => {

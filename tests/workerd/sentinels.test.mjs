@@ -53,10 +53,10 @@ describe("on the working path", () => {
 
     // Slots no provider reads, but an upstream or a gateway in front of one might: each holds the
     // token next to a valid Bearer slot, and none of them may carry it on.
-    test("with the token also in odd slots (KEY=, %6Bey=, key%3D, ;key=, upper-case subprotocol, api-key), none of it goes upstream", async () => {
+    test("with the token also in odd slots (KEY=, %6Bey=, key%3D, ;key=, access_token=, api_key=, upper-case subprotocol, api-key), none of it goes upstream", async () => {
       const token = tokens[kind];
       const t = encodeURIComponent(token);
-      const res = await send(stack, `/v1/chat/completions?KEY=${t}&%6Bey=${t}&key%3D${t}&a=1;key=${t}&Key=${t}&b=2`, {
+      const res = await send(stack, `/v1/chat/completions?KEY=${t}&%6Bey=${t}&key%3D${t}&a=1;key=${t}&Key=${t}&access_token=${t}&API_KEY=${t}&b=2`, {
         method: "POST",
         headers: {
           authorization: `Bearer ${token}`,

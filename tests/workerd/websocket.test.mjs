@@ -398,6 +398,26 @@ describe("a session whose token is revoked", () => {
     expect(received.some((m) => typeof m === "string" && m.includes("o3-pro"))).toBe(false);
   });
 
+  test("a budgeted token's session is closed once other requests use the budget up; a new one is refused before the upgrade", async () => {
+    const t = await stack.createToken({ label: "ws-budget", budget_tokens: { tokens: 1, per: "month" } });
+    const s = await openSocket(stack, "/v1/realtime?model=gpt-realtime", { headers: { authorization: `Bearer ${t.token}` } });
+    expect(s.opened).toBe(true);
+    await s.next(ofType("session.created"));
+    const http = await fetch(`${stack.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${t.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(http.status).toBe(200);
+    await http.text();
+    const closed = await s.closed;
+    expect(closed.code).toBe(1008);
+    expect(closed.reason).toMatch(/budget/);
+    const refused = await openSocket(stack, "/v1/realtime?model=gpt-realtime", { headers: { authorization: `Bearer ${t.token}` } });
+    expect(refused.status).toBe(429);
+    expect(refused.json.error).toMatchObject({ type: "insufficient_quota", code: "insufficient_quota" });
+  });
+
   test("a 15 s session with a recheck every second keeps relaying (the longest session tested)", async () => {
     const t = await stack.createToken({ label: "ws-long" });
     const s = await openSocket(stack, "/v1/responses", { headers: { authorization: `Bearer ${t.token}` } });
