@@ -200,14 +200,27 @@ impl Ledger {
     }
 
     /// Adds one request to its hourly and daily rows and marks the day for forwarding.
-    async fn record(&self, mut r: RecordRequest) -> Result<Response> {
+    /// Adds a batch of requests (those that ended while the Worker's previous write to this
+    /// object was in flight, see `tap::write_entry`) in one synchronous step.
+    async fn record(&self, batch: Vec<RecordRequest>) -> Result<Response> {
         let sql = self.sql();
+        for r in batch {
+            self.record_one(&sql, r)?;
+        }
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(self.forward_delay_ms()).await?;
+        }
+        Response::ok("recorded")
+    }
+
+    fn record_one(&self, sql: &SqlStorage, mut r: RecordRequest) -> Result<()> {
         if let Some(id) = r.settle {
-            let mut guard = self.guard(&sql)?;
+            let mut guard = self.guard(sql)?;
             if let Some(held) = guard.book.take(id) {
                 settle_unpriced(&mut r.entry, &held);
             }
-            self.save_guard(&sql, &guard)?;
+            self.save_guard(sql, &guard)?;
         }
         let key = r.entry.key();
         let settled = r.settle.is_some();
@@ -235,11 +248,7 @@ impl Ledger {
         if settled {
             self.wake();
         }
-        let storage = self.state.storage();
-        if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(self.forward_delay_ms()).await?;
-        }
-        Response::ok("recorded")
+        Ok(())
     }
 
     fn guard(&self, sql: &SqlStorage) -> Result<Guard> {

@@ -13,6 +13,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use futures_channel::oneshot;
+
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -195,9 +197,55 @@ pub async fn write_entry(env: &Env, token_id: &str, a: Answer<'_>, outcome: &Out
     let overrides = price_overrides(env, log).await;
     let entry = Entry::new(a.at, a.provider, a.kind, a.status, outcome, a.request_model, |m| prices::lookup(m, &overrides));
     let request = RecordRequest { token_id: token_id.to_string(), entry, settle: a.reservation };
-    if let Err(e) = ledger_object::call(env, &token_object(token_id), "/record", &request).await {
-        log.error("usage_recording_failed", &e.to_string());
+    if let Err(e) = write_batched(env, request).await {
+        log.error("usage_recording_failed", &e);
     }
+}
+
+type Written = oneshot::Sender<Result<(), String>>;
+
+thread_local! {
+    /// Per token: the entries waiting for the write in flight to this isolate's object to end.
+    static WAITING: RefCell<HashMap<String, Vec<(RecordRequest, Written)>>> = RefCell::new(HashMap::new());
+}
+
+/// Writes one entry, together with the others of its token that end while a write to the
+/// token's object is in flight: at low load every entry goes alone and at once; under load one
+/// object call carries all that queued up, instead of one call each (the call, not the SQL, is
+/// most of a write's cost). Returns once the batch holding this entry is written.
+async fn write_batched(env: &Env, request: RecordRequest) -> Result<(), String> {
+    let token_id = request.token_id.clone();
+    let (tx, rx) = oneshot::channel();
+    let flusher = WAITING.with(|w| {
+        let mut w = w.borrow_mut();
+        let queue = w.entry(token_id.clone());
+        // No queue for the token: no write in flight, so this one writes. Its queue stays (empty)
+        // until it finds nothing more to write, so later entries join it meanwhile.
+        let first = matches!(queue, std::collections::hash_map::Entry::Vacant(_));
+        queue.or_default().push((request, tx));
+        first
+    });
+    if flusher {
+        loop {
+            let batch: Vec<(RecordRequest, Written)> = WAITING.with(|w| {
+                let mut w = w.borrow_mut();
+                let list = w.get_mut(&token_id).map(std::mem::take).unwrap_or_default();
+                if list.is_empty() {
+                    w.remove(&token_id);
+                }
+                list
+            });
+            if batch.is_empty() {
+                break;
+            }
+            let (entries, senders): (Vec<RecordRequest>, Vec<Written>) = batch.into_iter().unzip();
+            let result = ledger_object::call(env, &token_object(&token_id), "/record", &entries).await.map(|_| ()).map_err(|e| e.to_string());
+            for sender in senders {
+                let _ = sender.send(result.clone());
+            }
+        }
+    }
+    rx.await.unwrap_or_else(|_| Err("the ledger write was dropped".into()))
 }
 
 /// The KV key of the operator's price overrides (one JSON object, model -> price).

@@ -43,7 +43,7 @@ const DAY = 86400;
 async function record(ledger, id, daysAgo, model, tokens, costPusd) {
   const at = Math.floor(Date.now() / 1000) - daysAgo * DAY;
   const entry = { at, provider: model.startsWith("claude") ? "anthropic" : "openai", model, kind: "chat", status: "2xx", tokens, cost_pusd: costPusd, estimated: false, partial: false };
-  const res = await ledger.fetch("https://ledger/record", { method: "POST", body: JSON.stringify({ token_id: id, entry }) });
+  const res = await ledger.fetch("https://ledger/record", { method: "POST", body: JSON.stringify([{ token_id: id, entry }]) });
   expect(res.status).toBe(200);
 }
 
