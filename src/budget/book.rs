@@ -2,7 +2,9 @@
 //! reservations of the requests still running.
 //!
 //! Before the upstream call a request reserves its worst case; when its answer ends the
-//! reservation is settled to the real cost, or released if the call failed. A reservation is
+//! reservation is taken out of the book (`take`) in the step that adds the request's real cost to
+//! the token's ledger, and the spend is read back from the ledger's rows (`set_spent`), so the
+//! book never keeps a second count of it. A reservation is
 //! admitted while anything is left, and is cut down to what is left when its worst case does not
 //! fit: refusing a request that would probably fit (its worst case is usually far above its real
 //! cost) is the failure we avoid. What is left is then 0, so every other request is refused until
@@ -132,20 +134,10 @@ impl Book {
         self.open.retain(|r| now - r.at < RESERVATION_TTL_SECS);
     }
 
-    fn held_usd(&self, budget: &UsdBudget) -> f64 {
-        let start = budget.per.window(self.usd_spent.start).0;
-        self.open.iter().filter(|r| budget.per.window(r.at).0 == start).filter_map(|r| r.held.usd).sum()
-    }
-
-    fn held_tokens(&self, budget: &TokenBudget) -> u64 {
-        let start = budget.per.window(self.tokens_spent.start).0;
-        self.open.iter().filter(|r| budget.per.window(r.at).0 == start).map(|r| r.held.tokens).sum()
-    }
-
-    fn left(&self, budgets: &Budgets) -> Remaining {
+    fn left(&self, budgets: &Budgets, now: i64) -> Remaining {
         Remaining {
-            usd: budgets.usd.map(|b| (b.usd - self.usd_spent.usd - self.held_usd(&b)).max(0.0)),
-            tokens: budgets.tokens.map(|b| b.tokens.saturating_sub(self.tokens_spent.tokens + self.held_tokens(&b))),
+            usd: budgets.usd.map(|b| (b.usd - self.usd_spent.usd - self.held_in(b.per, now).usd.unwrap_or(0.0)).max(0.0)),
+            tokens: budgets.tokens.map(|b| b.tokens.saturating_sub(self.tokens_spent.tokens + self.held_in(b.per, now).tokens)),
         }
     }
 
@@ -153,7 +145,7 @@ impl Book {
     /// id and what is left afterwards.
     pub fn reserve(&mut self, budgets: &Budgets, worst: Amount, now: i64) -> Result<(u64, Remaining), BudgetRefusal> {
         self.roll(budgets, now);
-        let left = self.left(budgets);
+        let left = self.left(budgets, now);
         let mut held = worst;
         if let (Some(budget), Some(left)) = (budgets.usd, left.usd) {
             let Some(cost) = worst.usd else { return Err(BudgetRefusal::Unpriced) };
@@ -171,36 +163,13 @@ impl Book {
         let id = self.next_id;
         self.next_id += 1;
         self.open.push(Reservation { id, at: now, held });
-        Ok((id, self.left(budgets)))
-    }
-
-    /// Replaces reservation `id` by what the request really cost. A cost without a price (the
-    /// answer named another model than the request) counts as what was held.
-    pub fn settle(&mut self, budgets: &Budgets, id: u64, cost: Amount, now: i64) -> Remaining {
-        self.roll(budgets, now);
-        if let Some(i) = self.open.iter().position(|r| r.id == id) {
-            let r = self.open.swap_remove(i);
-            if budgets.usd.is_some_and(|b| b.per.window(r.at).0 == self.usd_spent.start) {
-                self.usd_spent.usd += cost.usd.or(r.held.usd).unwrap_or(0.0);
-            }
-            if budgets.tokens.is_some_and(|b| b.per.window(r.at).0 == self.tokens_spent.start) {
-                self.tokens_spent.tokens += cost.tokens;
-            }
-        }
-        self.left(budgets)
-    }
-
-    /// Gives reservation `id` back unspent: the upstream failed, or the client left before any usage.
-    pub fn release(&mut self, budgets: &Budgets, id: u64, now: i64) -> Remaining {
-        self.roll(budgets, now);
-        self.open.retain(|r| r.id != id);
-        self.left(budgets)
+        Ok((id, self.left(budgets, now)))
     }
 
     /// What is left now, without changing anything but the period.
     pub fn remaining(&mut self, budgets: &Budgets, now: i64) -> Remaining {
         self.roll(budgets, now);
-        self.left(budgets)
+        self.left(budgets, now)
     }
 
     /// Admits a request that reserves nothing (a WebSocket session, settled when it ends) while
@@ -265,17 +234,48 @@ mod tests {
         Amount { usd: Some(usd), tokens }
     }
 
+    /// The token's ledger as the `Ledger` object keeps it for the book: each request's cost, at
+    /// the time the request was made. Settling takes the reservation out and adds the row;
+    /// every decision first reads the spend of its period back from the rows.
+    #[derive(Default)]
+    struct Rows(Vec<(i64, f64, u64)>);
+
+    impl Rows {
+        fn settle(&mut self, book: &mut Book, id: u64, cost: Amount) {
+            let r = book.take(id).expect("an open reservation");
+            self.0.push((r.at, cost.usd.unwrap_or(0.0), cost.tokens));
+        }
+
+        fn read_into(&self, book: &mut Book, budgets: &Budgets, now: i64) {
+            let since = |b: Option<Period>| b.map_or(i64::MAX, |per| per.window(now).0);
+            let (usd_from, tokens_from) = (since(budgets.usd.map(|b| b.per)), since(budgets.tokens.map(|b| b.per)));
+            let usd = self.0.iter().filter(|r| r.0 >= usd_from).map(|r| r.1).sum();
+            let tokens = self.0.iter().filter(|r| r.0 >= tokens_from).map(|r| r.2).sum();
+            book.set_spent(budgets, now, usd, tokens);
+        }
+
+        fn reserve(&self, book: &mut Book, budgets: &Budgets, worst: Amount, now: i64) -> Result<(u64, Remaining), BudgetRefusal> {
+            self.read_into(book, budgets, now);
+            book.reserve(budgets, worst, now)
+        }
+
+        fn remaining(&self, book: &mut Book, budgets: &Budgets, now: i64) -> Remaining {
+            self.read_into(book, budgets, now);
+            book.remaining(budgets, now)
+        }
+    }
+
     #[test]
     fn a_budget_that_fits_n_requests_lets_n_through_then_refuses() {
         // Each request really costs 30 tokens; its worst case is 54.
         let budgets = tokens(150, Period::Day);
-        let mut book = Book::default();
+        let (mut book, mut rows) = (Book::default(), Rows::default());
         for n in 0..5 {
-            let (id, _) = book.reserve(&budgets, amount(0.0, 54), NOW + n).expect("fits");
-            book.settle(&budgets, id, amount(0.0, 30), NOW + n);
+            let (id, _) = rows.reserve(&mut book, &budgets, amount(0.0, 54), NOW + n).expect("fits");
+            rows.settle(&mut book, id, amount(0.0, 30));
         }
+        let refused = rows.reserve(&mut book, &budgets, amount(0.0, 54), NOW + 9).unwrap_err();
         assert_eq!(book.tokens_spent.tokens, 150);
-        let refused = book.reserve(&budgets, amount(0.0, 54), NOW + 9).unwrap_err();
         assert!(matches!(refused, BudgetRefusal::TokensExhausted { .. }));
         assert!(refused.message().contains("150 tokens per day is used up. It resets at 2026-12-02T00:00:00Z"));
     }
@@ -283,46 +283,47 @@ mod tests {
     #[test]
     fn concurrent_reservations_stop_at_the_budget() {
         let budgets = usd(1.0, Period::Month);
-        let mut book = Book::default();
-        let admitted: Vec<u64> = (0..50).filter_map(|_| book.reserve(&budgets, amount(0.3, 10), NOW).ok().map(|(id, _)| id)).collect();
+        let (mut book, mut rows) = (Book::default(), Rows::default());
+        let admitted: Vec<u64> = (0..50).filter_map(|_| rows.reserve(&mut book, &budgets, amount(0.3, 10), NOW).ok().map(|(id, _)| id)).collect();
         // 0.3 + 0.3 + 0.3 + 0.1 (cut to what was left), then nothing is left.
         assert_eq!(admitted.len(), 4);
         for id in admitted {
-            book.settle(&budgets, id, amount(0.2, 10), NOW + 1);
+            rows.settle(&mut book, id, amount(0.2, 10));
         }
+        assert!(rows.reserve(&mut book, &budgets, amount(0.3, 10), NOW + 2).is_ok(), "0.2 is left once everything settled");
         assert!((book.usd_spent.usd - 0.8).abs() < 1e-9);
-        assert!(book.reserve(&budgets, amount(0.3, 10), NOW + 2).is_ok(), "0.2 is left once everything settled");
     }
 
     #[test]
-    fn releasing_gives_the_reservation_back() {
+    fn taking_a_reservation_out_unspent_gives_it_back() {
         let budgets = tokens(100, Period::Total);
-        let mut book = Book::default();
-        let (id, left) = book.reserve(&budgets, amount(0.0, 100), NOW).unwrap();
+        let (mut book, rows) = (Book::default(), Rows::default());
+        let (id, left) = rows.reserve(&mut book, &budgets, amount(0.0, 100), NOW).unwrap();
         assert_eq!(left.tokens, Some(0));
-        assert!(book.reserve(&budgets, amount(0.0, 1), NOW).is_err());
-        assert_eq!(book.release(&budgets, id, NOW).tokens, Some(100));
+        assert!(rows.reserve(&mut book, &budgets, amount(0.0, 1), NOW).is_err());
+        assert!(book.take(id).is_some());
+        assert_eq!(rows.remaining(&mut book, &budgets, NOW).tokens, Some(100));
         assert_eq!(book.tokens_spent.tokens, 0);
     }
 
     #[test]
     fn the_period_rolls_over() {
         let budgets = tokens(10, Period::Day);
-        let mut book = Book::default();
-        let (id, _) = book.reserve(&budgets, amount(0.0, 10), NOW).unwrap();
-        book.settle(&budgets, id, amount(0.0, 10), NOW);
-        assert!(book.reserve(&budgets, amount(0.0, 1), NOW + 86_399).is_err());
-        assert_eq!(book.remaining(&budgets, NOW + 86_400).tokens, Some(10));
-        assert!(book.reserve(&budgets, amount(0.0, 1), NOW + 86_400).is_ok());
+        let (mut book, mut rows) = (Book::default(), Rows::default());
+        let (id, _) = rows.reserve(&mut book, &budgets, amount(0.0, 10), NOW).unwrap();
+        rows.settle(&mut book, id, amount(0.0, 10));
+        assert!(rows.reserve(&mut book, &budgets, amount(0.0, 1), NOW + 86_399).is_err());
+        assert_eq!(rows.remaining(&mut book, &budgets, NOW + 86_400).tokens, Some(10));
+        assert!(rows.reserve(&mut book, &budgets, amount(0.0, 1), NOW + 86_400).is_ok());
     }
 
     #[test]
     fn a_request_settled_after_its_period_ended_does_not_count_in_the_new_one() {
         let budgets = tokens(10, Period::Day);
-        let mut book = Book::default();
-        let (id, _) = book.reserve(&budgets, amount(0.0, 5), NOW + 86_399).unwrap();
-        book.settle(&budgets, id, amount(0.0, 5), NOW + 86_401);
-        assert_eq!(book.remaining(&budgets, NOW + 86_401).tokens, Some(10));
+        let (mut book, mut rows) = (Book::default(), Rows::default());
+        let (id, _) = rows.reserve(&mut book, &budgets, amount(0.0, 5), NOW + 86_399).unwrap();
+        rows.settle(&mut book, id, amount(0.0, 5));
+        assert_eq!(rows.remaining(&mut book, &budgets, NOW + 86_401).tokens, Some(10));
     }
 
     #[test]
@@ -332,15 +333,6 @@ mod tests {
         assert_eq!(book.reserve(&usd(5.0, Period::Day), unpriced, NOW).unwrap_err(), BudgetRefusal::Unpriced);
         assert!(BudgetRefusal::Unpriced.message().contains("no price"));
         assert!(book.reserve(&tokens(100, Period::Day), unpriced, NOW).is_ok());
-    }
-
-    #[test]
-    fn an_unpriced_answer_costs_what_was_held() {
-        let budgets = usd(1.0, Period::Day);
-        let mut book = Book::default();
-        let (id, _) = book.reserve(&budgets, amount(0.4, 10), NOW).unwrap();
-        book.settle(&budgets, id, Amount { usd: None, tokens: 10 }, NOW);
-        assert!((book.usd_spent.usd - 0.4).abs() < 1e-9);
     }
 
     #[test]
@@ -355,13 +347,13 @@ mod tests {
     #[test]
     fn both_budgets_apply_with_their_own_periods() {
         let budgets = Budgets { usd: Some(UsdBudget { usd: 1.0, per: Period::Month }), tokens: Some(TokenBudget { tokens: 20, per: Period::Day }) };
-        let mut book = Book::default();
-        let (id, left) = book.reserve(&budgets, amount(0.1, 15), NOW).unwrap();
+        let (mut book, mut rows) = (Book::default(), Rows::default());
+        let (id, left) = rows.reserve(&mut book, &budgets, amount(0.1, 15), NOW).unwrap();
         assert_eq!(left.tokens, Some(5));
         assert!((left.usd.unwrap() - 0.9).abs() < 1e-9);
-        book.settle(&budgets, id, amount(0.1, 20), NOW);
-        assert!(matches!(book.reserve(&budgets, amount(0.1, 1), NOW).unwrap_err(), BudgetRefusal::TokensExhausted { .. }));
-        let next_day = book.reserve(&budgets, amount(0.1, 1), NOW + 86_400).unwrap().1;
+        rows.settle(&mut book, id, amount(0.1, 20));
+        assert!(matches!(rows.reserve(&mut book, &budgets, amount(0.1, 1), NOW).unwrap_err(), BudgetRefusal::TokensExhausted { .. }));
+        let next_day = rows.reserve(&mut book, &budgets, amount(0.1, 1), NOW + 86_400).unwrap().1;
         assert!((next_day.usd.unwrap() - 0.8).abs() < 1e-9, "the month's dollars carry over: {next_day:?}");
     }
 }

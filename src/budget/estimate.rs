@@ -63,23 +63,25 @@ pub fn requested_output(fields: &[Option<f64>]) -> Option<u64> {
 /// without one: such a request cannot be reserved under a dollar budget.
 pub fn worst_amount(body_length: Option<u64>, requested: Option<u64>, model: Option<&str>, price: Option<&Price>) -> Amount {
     let (input, output) = worst_case(body_length, requested, model);
-    let usd = price.map(|p| {
-        let tier = p.tier.as_ref();
-        let input_rate = [Some(p.input), p.cache_write, tier.map(|t| t.input), tier.and_then(|t| t.cache_write)].into_iter().flatten().fold(0.0, f64::max);
-        let output_rate = [Some(p.output), tier.map(|t| t.output)].into_iter().flatten().fold(0.0, f64::max);
-        (input as f64 * input_rate + output as f64 * output_rate) / 1e6
-    });
+    let usd = price.map(|p| (input as f64 * dearest_input(p) + output as f64 * dearest_output(p)) / 1e6);
     Amount { usd, tokens: input + output }
+}
+
+/// A price's dearest input rate: plain input, cache writes, the long-context tier's.
+fn dearest_input(p: &Price) -> f64 {
+    [Some(p.input), p.cache_write, p.tier.map(|t| t.input), p.tier.and_then(|t| t.cache_write)].into_iter().flatten().fold(0.0, f64::max)
+}
+
+fn dearest_output(p: &Price) -> f64 {
+    [Some(p.output), p.tier.map(|t| t.output)].into_iter().flatten().fold(0.0, f64::max)
 }
 
 /// The price assumed for a request whose model the proxy could not read (a body too long to read
 /// first): the dearest rates among `prices`, so the reservation is still a worst case.
 pub fn dearest<'a>(prices: impl Iterator<Item = &'a Price>) -> Option<Price> {
     prices.fold(None, |worst: Option<Price>, p| {
-        let w = worst.unwrap_or(Price { input: 0.0, cached_input: None, cache_write: None, output: 0.0, tier: None });
-        let dear = |p: &Price| [Some(p.input), p.cache_write, p.tier.map(|t| t.input), p.tier.and_then(|t| t.cache_write)].into_iter().flatten().fold(0.0, f64::max);
-        let dear_out = |p: &Price| [Some(p.output), p.tier.map(|t| t.output)].into_iter().flatten().fold(0.0, f64::max);
-        Some(Price { input: w.input.max(dear(p)), cached_input: None, cache_write: None, output: w.output.max(dear_out(p)), tier: None })
+        let (input, output) = worst.map_or((0.0, 0.0), |w| (w.input, w.output));
+        Some(Price { input: input.max(dearest_input(p)), cached_input: None, cache_write: None, output: output.max(dearest_output(p)), tier: None })
     })
 }
 

@@ -5,11 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::book::{Amount, Book, BudgetRefusal, Budgets, Remaining, TokenBudget, UsdBudget};
+use super::book::{Amount, Book, BudgetRefusal, Budgets, Remaining, Reservation, TokenBudget, UsdBudget};
 use super::period::Period;
 use crate::common::timestamp::format_rfc3339;
 use crate::policy::fixed_window::{self, Decision, Window};
 use crate::policy::rules::{Policy, RateLimit};
+use crate::usage::ledger::Entry;
+use crate::usage::format::fixed_trimmed;
+use crate::usage::prices::PICO;
 
 /// The limits a token's object enforces.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -94,14 +97,21 @@ impl Guard {
         self.told.map_or(asked, |t| t.limits)
     }
 
+    /// The admin disabled or deleted the token.
+    fn revoked(&self) -> Option<Refused> {
+        match self.told?.standing {
+            Standing::Active => None,
+            Standing::Disabled => Some(Refused::Disabled),
+            Standing::Deleted => Some(Refused::Deleted),
+        }
+    }
+
     /// Decides one request. `worst`: the reservation to make; `None` reserves nothing and only
     /// needs something left (a WebSocket session). The book's spend must have been set from the
     /// ledger (`Book::set_spent`) for `now` first.
     pub fn admit(&mut self, asked: Limits, worst: Option<Amount>, now: i64) -> Verdict {
-        match self.told.map(|t| t.standing) {
-            Some(Standing::Disabled) => return Verdict::refused(Refused::Disabled, None),
-            Some(Standing::Deleted) => return Verdict::refused(Refused::Deleted, None),
-            _ => {}
+        if let Some(revoked) = self.revoked() {
+            return Verdict::refused(revoked, None);
         }
         let limits = self.limits(asked);
         // The count is only kept if the budget admits the request too: a refused request uses
@@ -149,16 +159,23 @@ impl Guard {
     /// Whether a running WebSocket session may go on: the admin's word, and something left of
     /// every budget (its own usage is settled when it ends). Counts nothing.
     pub fn still_allowed(&mut self, asked: Limits, now: i64) -> Option<Refused> {
-        match self.told.map(|t| t.standing) {
-            Some(Standing::Disabled) => return Some(Refused::Disabled),
-            Some(Standing::Deleted) => return Some(Refused::Deleted),
-            _ => {}
+        if let Some(revoked) = self.revoked() {
+            return Some(revoked);
         }
         let budgets = self.limits(asked).budgets;
         if budgets.is_empty() {
             return None;
         }
         self.book.check(&budgets, now).err().map(|r| Refused::Budget { message: r.message() })
+    }
+}
+
+/// An answer the price table cannot price (it named another model than the one reserved for)
+/// costs what its reservation held, so a dollar budget never lets it through free.
+pub fn charge_unpriced(entry: &mut Entry, held: &Reservation) {
+    if let (None, Some(usd)) = (entry.cost_pusd, held.held.usd) {
+        entry.cost_pusd = Some((usd * PICO).round() as i64);
+        entry.estimated = true;
     }
 }
 
@@ -199,9 +216,7 @@ pub fn lines(book: &Book, budgets: &Budgets, now: i64) -> Vec<BudgetLine> {
 pub fn remaining_headers(remaining: &Remaining) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(usd) = remaining.usd {
-        let text = format!("{usd:.6}");
-        let text = text.trim_end_matches('0').trim_end_matches('.');
-        out.push(("x-api-proxy-budget-remaining-usd", text.to_string()));
+        out.push(("x-api-proxy-budget-remaining-usd", fixed_trimmed(usd, 6)));
     }
     if let Some(tokens) = remaining.tokens {
         out.push(("x-api-proxy-budget-remaining-tokens", tokens.to_string()));
@@ -293,6 +308,28 @@ mod tests {
         assert_eq!((lines[0].spent, lines[0].held, lines[0].left), (0.5, 0.25, 1.25));
         assert_eq!(lines[0].resets_at.as_deref(), Some("2027-01-01T00:00:00Z"));
         assert_eq!((lines[1].spent, lines[1].held, lines[1].left, lines[1].resets_at.clone()), (40.0, 10.0, 50.0, None));
+    }
+
+    #[test]
+    fn an_unpriced_answer_costs_what_was_held() {
+        let mut entry = Entry {
+            at: NOW,
+            provider: "openai".into(),
+            model: "gpt-4o-2099-01-01".into(),
+            kind: "chat".into(),
+            status: "2xx".into(),
+            tokens: Default::default(),
+            cost_pusd: None,
+            estimated: false,
+            partial: false,
+        };
+        let held = Reservation { id: 0, at: NOW, held: Amount { usd: Some(0.4), tokens: 10 } };
+        charge_unpriced(&mut entry, &held);
+        assert_eq!((entry.cost_pusd, entry.estimated), (Some(400_000_000_000), true));
+        // A priced answer keeps its own cost.
+        let mut priced = Entry { cost_pusd: Some(7), estimated: false, ..entry };
+        charge_unpriced(&mut priced, &held);
+        assert_eq!((priced.cost_pusd, priced.estimated), (Some(7), false));
     }
 
     #[test]

@@ -213,13 +213,11 @@ async fn forward(
     };
     let request_bytes = header(&inbound, "content-length").and_then(|l| l.parse::<u64>().ok());
     let request_model = body.model.clone().or_else(|| model_from_path(detected.provider, &detected.upstream_path).map(str::to_string));
-    let worst = if !budgeted {
-        None
-    } else if websocket {
-        // A session reserves nothing: it needs something left, and settles when it ends.
-        None
-    } else {
+    // A WebSocket session reserves nothing: it needs something left, and settles when it ends.
+    let worst = if budgeted && !websocket {
         Some(worst_case(env, log, request_bytes, body.requested_output, request_model.as_deref()).await)
+    } else {
+        None
     };
     let mut held = Held { ctx, env, token_id: id.clone(), reservation: None };
     let extra = admit(&id, limits, worst, env, shape, log, &mut held).await?;

@@ -27,7 +27,7 @@ use worker::{Delay, durable_object, DurableObject, Env, Method, Request, Request
 
 use super::day::{day_of, SECONDS_PER_DAY};
 use super::prices::PICO;
-use crate::budget::book::{Amount, Reservation};
+use crate::budget::book::Amount;
 use crate::budget::guard::{self, BudgetLine, Guard, Limits, Refused, Told, Verdict};
 use super::ledger::{daily_cutoff, hourly_cutoff, Counters, Entry};
 use super::report::Stored;
@@ -218,7 +218,7 @@ impl Ledger {
         if let Some(id) = r.settle {
             let mut guard = self.guard(sql)?;
             if let Some(held) = guard.book.take(id) {
-                settle_unpriced(&mut r.entry, &held);
+                guard::charge_unpriced(&mut r.entry, &held);
             }
             self.save_guard(sql, &guard)?;
         }
@@ -282,28 +282,22 @@ impl Ledger {
     /// waits for one to settle (or the wait to end) and decides again.
     async fn admit(&self, a: AdmitRequest) -> Result<Response> {
         let wait = self.env.var("BUDGET_WAIT_SECONDS").ok().and_then(|v| v.to_string().parse::<u64>().ok()).unwrap_or(DEFAULT_BUDGET_WAIT_SECONDS);
-        let mut deadline = Box::pin(Delay::from(Duration::from_secs(wait)));
+        let mut deadline = Some(Box::pin(Delay::from(Duration::from_secs(wait))));
         loop {
             let sql = self.sql();
             let now = self.now();
             let (mut guard, _) = self.guard_for(&sql, a.limits, now)?;
             let verdict = guard.admit(a.limits, a.worst, now);
             let others_hold = matches!(verdict.refused, Some(Refused::Budget { .. })) && !guard.book.open.is_empty();
-            if !others_hold {
+            // Once the wait is over, this decision is the last: a settlement may have come with it.
+            let Some(wait) = deadline.take().filter(|_| others_hold) else {
                 self.save_guard(&sql, &guard)?;
                 return Response::from_json(&verdict);
-            }
+            };
             let (tx, rx) = oneshot::channel();
             self.waiters.borrow_mut().push(tx);
-            match select(rx, deadline).await {
-                Either::Left((_, rest)) => deadline = rest,
-                Either::Right(_) => {
-                    // Decided once more: a settlement may have come with the deadline.
-                    let (mut guard, _) = self.guard_for(&sql, a.limits, self.now())?;
-                    let verdict = guard.admit(a.limits, a.worst, self.now());
-                    self.save_guard(&sql, &guard)?;
-                    return Response::from_json(&verdict);
-                }
+            if let Either::Left((_, rest)) = select(rx, wait).await {
+                deadline = Some(rest);
             }
         }
     }
@@ -477,15 +471,6 @@ impl DurableObject for Ledger {
             self.state.storage().set_alarm(self.forward_delay_ms().max(5000)).await?;
         }
         Response::ok("ok")
-    }
-}
-
-/// An answer the price table cannot price (it named another model than the one reserved for)
-/// costs what its reservation held, so a dollar budget never lets it through free.
-fn settle_unpriced(entry: &mut Entry, held: &Reservation) {
-    if let (None, Some(usd)) = (entry.cost_pusd, held.held.usd) {
-        entry.cost_pusd = Some((usd * PICO).round() as i64);
-        entry.estimated = true;
     }
 }
 
